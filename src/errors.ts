@@ -1,0 +1,18 @@
+/**
+ * The root of every error piv-enroll raises on purpose. Each layer subclasses it with what it knows;
+ * the CLI turns any PivEnrollError into its message and exit code, anything else into an internal error.
+ * Messages never carry secrets: callers pass descriptions, never PIN or key bytes.
+ */
+export class PivEnrollError extends Error {
+  /** Process exit status the CLI uses for this error. */
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A user gave something unusable (a flag, a file, a value). */
+export class UsageError extends PivEnrollError {
+  override readonly exitCode: number = 2;
+}

@@ -1,0 +1,178 @@
+/**
+ * Everything `piv-enroll status` reports about a card, gathered read-only (no PIN tries used, no
+ * state left behind). Plain data: the CLI formats it as text or JSON.
+ */
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { toHex } from '../bytes/hex.js';
+import { summarizeCertificate } from '../crypto/x509.js';
+import { chuidGuid } from '../piv/chuid.js';
+import { ManagementKeyError, NotFoundError, NotSupportedError } from '../piv/errors.js';
+import { hasProtectedManagementKey } from '../piv/protected-management-key.js';
+import type { PivSession } from '../piv/session.js';
+import { managementKeyAlgorithmByName } from '../spec/algorithms.js';
+import { formatFirmwareVersion, hasFeature } from '../spec/firmware.js';
+import { OBJECT } from '../spec/objects.js';
+import { pinPolicyName, touchPolicyName } from '../spec/policies.js';
+import { RETIRED_SLOTS, SLOT, slotHex } from '../spec/references.js';
+import { fromHex } from '../bytes/hex.js';
+import { describeKey, spkiDer } from '../crypto/keys.js';
+import { MalformedDataError } from '../bytes/errors.js';
+
+export const DEFAULT_MANAGEMENT_KEY = fromHex('010203040506070801020304050607080102030405060708');
+
+export interface CredentialStatus {
+  attemptsRemaining?: number;
+  totalAttempts?: number;
+  /** undefined: the firmware cannot tell without spending a try. */
+  isDefault?: boolean;
+}
+
+export interface CertificateStatus {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  /** Whether the certificate's key is the slot's key (undefined when the slot key cannot be read). */
+  matchesKey?: boolean;
+}
+
+export interface SlotStatus {
+  slot: string;
+  algorithm?: string;
+  origin?: 'generated' | 'imported';
+  pinPolicy?: string;
+  touchPolicy?: string;
+  /** SHA-256 of the public key's SubjectPublicKeyInfo, hex. */
+  publicKeySha256?: string;
+  certificate?: CertificateStatus;
+  certificateError?: string;
+}
+
+export interface CardStatusReport {
+  card: string;
+  firmware: string;
+  serial?: number;
+  pin: CredentialStatus;
+  puk: CredentialStatus;
+  managementKey: { algorithm: string; isDefault?: boolean; touchRequired?: boolean; storedPinProtected: boolean };
+  chuidGuid?: string;
+  cccPresent: boolean;
+  slots: SlotStatus[];
+}
+
+function spkiSha256(key: KeyObject): string {
+  return createHash('sha256').update(spkiDer(key)).digest('hex');
+}
+
+async function optional<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof NotFoundError || error instanceof NotSupportedError) return undefined;
+    throw error;
+  }
+}
+
+async function slotStatus(session: PivSession, slot: number): Promise<SlotStatus | undefined> {
+  const status: SlotStatus = { slot: slotHex(slot) };
+  let slotKey: KeyObject | undefined;
+  if (hasFeature(session.version, 'metadata')) {
+    const metadata = await optional(() => session.getSlotMetadata(slot));
+    if (metadata) {
+      slotKey = metadata.publicKey;
+      Object.assign(status, {
+        algorithm: metadata.algorithm.name,
+        origin: metadata.origin,
+        pinPolicy: pinPolicyName(metadata.pinPolicy),
+        touchPolicy: touchPolicyName(metadata.touchPolicy),
+        publicKeySha256: spkiSha256(metadata.publicKey),
+      });
+    }
+  }
+  try {
+    const der = await optional(() => session.getCertificate(slot));
+    if (der) {
+      const summary = summarizeCertificate(der);
+      const certificateKey = createPublicKey({ key: Buffer.from(summary.subjectPublicKeyInfo), format: 'der', type: 'spki' });
+      status.certificate = {
+        subject: summary.subject,
+        issuer: summary.issuer,
+        serial: summary.serialHex,
+        notBefore: summary.notBefore.toISOString(),
+        notAfter: summary.notAfter.toISOString(),
+        matchesKey: slotKey ? spkiSha256(certificateKey) === spkiSha256(slotKey) : undefined,
+      };
+      // Without metadata (firmware < 5.3), the certificate is the only clue to the key.
+      status.algorithm ??= describeKey(certificateKey)?.name;
+    }
+  } catch (error) {
+    if (!(error instanceof MalformedDataError)) throw error;
+    status.certificateError = error.message;
+  }
+  return status.algorithm || status.certificate || status.certificateError ? status : undefined;
+}
+
+/** Without metadata, the only safe test for the default management key is to try it (no retry counter). */
+async function managementKeyIsDefault(session: PivSession): Promise<boolean> {
+  try {
+    await session.authenticate(DEFAULT_MANAGEMENT_KEY, managementKeyAlgorithmByName('TDES'));
+    return true;
+  } catch (error) {
+    if (error instanceof ManagementKeyError) return false;
+    throw error;
+  } finally {
+    await session.reselect(); // leave no authenticated state behind
+  }
+}
+
+export async function readCardStatus(session: PivSession): Promise<CardStatusReport> {
+  return session.transaction(async () => {
+    const metadata = hasFeature(session.version, 'metadata');
+    const serial = hasFeature(session.version, 'serial') ? await session.getSerial() : undefined;
+    let pin: CredentialStatus;
+    let puk: CredentialStatus;
+    let managementKey: CardStatusReport['managementKey'];
+    const storedPinProtected = await hasProtectedManagementKey(session).catch((error: unknown) => {
+      if (error instanceof MalformedDataError) return false;
+      throw error;
+    });
+    if (metadata) {
+      const [pinMeta, pukMeta, mkMeta] = [await session.getPinMetadata(), await session.getPukMetadata(), await session.getManagementKeyMetadata()];
+      pin = { attemptsRemaining: pinMeta.attemptsRemaining, totalAttempts: pinMeta.totalAttempts, isDefault: pinMeta.isDefault };
+      puk = { attemptsRemaining: pukMeta.attemptsRemaining, totalAttempts: pukMeta.totalAttempts, isDefault: pukMeta.isDefault };
+      managementKey = { algorithm: mkMeta.algorithm.name, isDefault: mkMeta.isDefault, touchRequired: mkMeta.touchPolicy === 2 || mkMeta.touchPolicy === 3, storedPinProtected };
+    } else {
+      pin = { attemptsRemaining: await session.getPinAttempts() };
+      puk = {};
+      managementKey = { algorithm: 'TDES', isDefault: await managementKeyIsDefault(session), storedPinProtected };
+    }
+    const chuid = await optional(() => session.getObject(OBJECT.CHUID));
+    let guid: string | undefined;
+    if (chuid) {
+      try {
+        guid = toHex(chuidGuid(chuid));
+      } catch (error) {
+        if (!(error instanceof MalformedDataError)) throw error;
+      }
+    }
+    const ccc = await optional(() => session.getObject(OBJECT.CARD_CAPABILITY_CONTAINER));
+    const slots: SlotStatus[] = [];
+    for (const slot of [SLOT.AUTHENTICATION, SLOT.SIGNATURE, SLOT.KEY_MANAGEMENT, SLOT.CARD_AUTHENTICATION, ...RETIRED_SLOTS, SLOT.ATTESTATION]) {
+      const status = await slotStatus(session, slot);
+      if (status) slots.push(status);
+    }
+    return {
+      card: session.transport.name,
+      firmware: formatFirmwareVersion(session.version),
+      serial,
+      pin,
+      puk,
+      managementKey,
+      chuidGuid: guid,
+      cccPresent: ccc !== undefined,
+      slots,
+    };
+  });
+}
+

@@ -1,0 +1,55 @@
+/**
+ * Finds the card a command works on and opens a PIV session with it. One place, so every command
+ * picks cards the same way.
+ */
+import { UsageError } from '../errors.js';
+import { PivSession } from '../piv/session.js';
+import { parseFirmwareVersion } from '../spec/firmware.js';
+import { CARD_FAULTS, type CardFault } from '../transport/virtual/card-context.js';
+import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
+
+export interface CardSelection {
+  /** Use the embedded virtual card kept in this file (created factory-fresh if missing). */
+  virtual?: string;
+  /** Firmware of a virtual card being created. */
+  firmware?: string;
+  /** Serial of a virtual card being created. */
+  serial?: number;
+  /** Faults of the virtual card (tests and demonstrations). */
+  faults?: string[];
+}
+
+export interface OpenedCard {
+  session: PivSession;
+  /** Set when a virtual card file was created just now. */
+  createdVirtualCard?: string;
+  close(): Promise<void>;
+}
+
+export function parseFaults(names: string[] | undefined): CardFault[] {
+  const faults = names ?? [];
+  const unknown = faults.filter((f) => !CARD_FAULTS.includes(f as CardFault));
+  if (unknown.length > 0) throw new UsageError(`unknown fault ${unknown.join(', ')}; known: ${CARD_FAULTS.join(', ')}`);
+  return faults as CardFault[];
+}
+
+export async function openCard(selection: CardSelection): Promise<OpenedCard> {
+  if (selection.firmware !== undefined && !parseFirmwareVersion(selection.firmware)) {
+    throw new UsageError(`--firmware takes a version like 5.7.2, not "${selection.firmware}"`);
+  }
+  if (selection.virtual === undefined) {
+    throw new UsageError('this build talks to the embedded virtual card only: give --virtual FILE (PC/SC readers come next)');
+  }
+  const { transport, created } = await openVirtualCard({
+    file: selection.virtual,
+    firmware: selection.firmware,
+    serial: selection.serial,
+    faults: parseFaults(selection.faults),
+  });
+  const session = await PivSession.open(transport);
+  return {
+    session,
+    createdVirtualCard: created ? selection.virtual : undefined,
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * What every instruction handler of the virtual card works with: the persistent state, the volatile
+ * security state of the current power cycle, and the injected randomness, clock and key generator.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { DecodedCommand } from '../../bytes/apdu.js';
+import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import { hasFeature, parseFirmwareVersion, type Feature, type FirmwareVersion } from '../../spec/firmware.js';
+import { TOUCH_CACHE_MILLISECONDS, TOUCH_POLICY } from '../../spec/policies.js';
+import { SW } from '../../spec/status-words.js';
+import type { CardState } from './card-state.js';
+
+/** Thrown by a handler to answer with a status word other than 9000. */
+export class CardStatus extends Error {
+  constructor(readonly sw: number, reason?: string) {
+    super(reason ?? `SW ${sw.toString(16)}`);
+  }
+}
+
+export interface CardDependencies {
+  random(length: number): Uint8Array;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  generateKeyPair(algorithm: KeyAlgorithmInfo): { privateKey: KeyObject; publicKey: KeyObject };
+}
+
+/** Faults a test can switch on to make the card misbehave like broken hardware or drivers. */
+export type CardFault = 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command';
+export const CARD_FAULTS: readonly CardFault[] = ['corrupt-signature', 'wrong-certificate', 'drop-mid-command'];
+
+/** Security state that a real card loses at power-off, reset, or a new SELECT. */
+export interface VolatileState {
+  pinVerified: boolean;
+  /**
+   * A VERIFY that no PIN-always signature has used yet. A slot with PIN policy ALWAYS needs one
+   * for each signature, and consumes it.
+   */
+  pinFreshForAlways: boolean;
+  managementAuthenticated: boolean;
+  /** Pending GENERAL AUTHENTICATE with the management key: what step 2 must prove. */
+  pendingWitness?: Uint8Array;
+  pendingChallenge?: Uint8Array;
+  lastTouchAt?: number;
+}
+
+export function freshVolatileState(): VolatileState {
+  return { pinVerified: false, pinFreshForAlways: false, managementAuthenticated: false };
+}
+
+export class CardContext {
+  readonly firmware: FirmwareVersion;
+  volatile: VolatileState = freshVolatileState();
+  private changed = false;
+
+  constructor(
+    public state: CardState,
+    readonly deps: CardDependencies,
+    readonly faults: ReadonlySet<CardFault>,
+  ) {
+    const firmware = parseFirmwareVersion(state.firmware);
+    if (!firmware) throw new RangeError(`virtual card state has an invalid firmware version: ${state.firmware}`);
+    this.firmware = firmware;
+  }
+
+  markChanged(): void {
+    this.changed = true;
+  }
+
+  /** True once after each change: the store saves then. */
+  takeChanged(): boolean {
+    const was = this.changed;
+    this.changed = false;
+    return was;
+  }
+
+  has(feature: Feature): boolean {
+    return hasFeature(this.firmware, feature);
+  }
+
+  requireFeature(feature: Feature): void {
+    if (!this.has(feature)) throw new CardStatus(SW.INS_NOT_SUPPORTED, `firmware lacks ${feature}`);
+  }
+
+  requireManagementKey(): void {
+    if (!this.volatile.managementAuthenticated) throw new CardStatus(SW.SECURITY_STATUS_NOT_SATISFIED, 'management key not authenticated');
+  }
+
+  requirePin(): void {
+    if (!this.volatile.pinVerified) throw new CardStatus(SW.SECURITY_STATUS_NOT_SATISFIED, 'PIN not verified');
+  }
+
+  /** A touch policy asks for a touch: the virtual card approves at once, but counts it. */
+  touch(policy: number): void {
+    const now = this.deps.now();
+    if (policy === TOUCH_POLICY.ALWAYS || policy === TOUCH_POLICY.CACHED) {
+      const cached = policy === TOUCH_POLICY.CACHED && this.volatile.lastTouchAt !== undefined && now - this.volatile.lastTouchAt < TOUCH_CACHE_MILLISECONDS;
+      if (!cached) {
+        this.state.touchCount++;
+        this.volatile.lastTouchAt = now;
+        this.markChanged();
+      }
+    }
+  }
+}
+
+export type InstructionHandler = (ctx: CardContext, command: DecodedCommand) => Uint8Array | Promise<Uint8Array>;
