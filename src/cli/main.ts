@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
+import type { CardSelection } from '../operations/open-card.js';
 import { processOutput, type Output } from './output.js';
 
 const EXIT_INTERNAL = 70;
@@ -34,6 +35,18 @@ function addCardOptions(command: Command): Command {
     .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature').argParser(collect).hideHelp());
 }
 
+interface CardFlags {
+  virtual?: string;
+  firmware?: string;
+  serial?: number;
+  fault?: string[];
+}
+
+/** Commander's flag names → the one CardSelection type every command shares. */
+function cardSelection(flags: CardFlags): CardSelection {
+  return { virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
+}
+
 export function buildProgram(output: Output, setExit: (code: number) => void): Command {
   const program = new Command('piv-enroll')
     .description('Takes a PIV smart card (YubiKey) to a verified SSH key.')
@@ -43,9 +56,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   addCardOptions(program.command('status').description('show what the card holds: firmware, serial, PIN/PUK tries, management key, slots and certificates'))
     .option('--json', 'print JSON instead of text')
-    .action(async (options) => {
+    .action(async (flags: CardFlags & { json?: boolean }) => {
       const { runStatus } = await import('./commands/status.js');
-      setExit(await runStatus(options, output));
+      setExit(await runStatus({ ...cardSelection(flags), json: flags.json }, output));
     });
 
   return program;

@@ -72,7 +72,7 @@ export async function readProtectedManagementKey(session: PivSession): Promise<U
     if (error instanceof NotFoundError) throw new NotFoundError('the card holds no PIN-protected management key');
     throw error;
   }
-  const key = parseProtectedManagementKey(content);
+  const key = parseProtectedManagementKey(content)?.slice(); // a copy: the buffer it came from is wiped
   wipe(content);
   if (!key || key.length === 0) throw new NotFoundError('the card holds no PIN-protected management key');
   return key;
