@@ -37,7 +37,7 @@ export function encodeShortApdu(cmd: CommandApdu): Uint8Array {
   const out = [...header(cmd)];
   if (data.length > 0) out.push(data.length, ...data);
   if (cmd.le !== undefined) {
-    if (cmd.le < 0 || cmd.le > SHORT_MAX_LE) throw new RangeError(`short APDU Le ${cmd.le}`);
+    if (!Number.isInteger(cmd.le) || cmd.le < 1 || cmd.le > SHORT_MAX_LE) throw new RangeError(`short APDU Le ${cmd.le}`);
     out.push(cmd.le & 0xff);
   }
   return Uint8Array.from(out);
@@ -49,7 +49,7 @@ export function encodeExtendedApdu(cmd: CommandApdu): Uint8Array {
   const out = [...header(cmd)];
   if (data.length > 0) out.push(0x00, data.length >> 8, data.length & 0xff, ...data);
   if (cmd.le !== undefined) {
-    if (cmd.le < 0 || cmd.le > EXTENDED_MAX_LE) throw new RangeError(`extended APDU Le ${cmd.le}`);
+    if (!Number.isInteger(cmd.le) || cmd.le < 1 || cmd.le > EXTENDED_MAX_LE) throw new RangeError(`extended APDU Le ${cmd.le}`);
     const le = cmd.le & 0xffff;
     if (data.length === 0) out.push(0x00);
     out.push(le >> 8, le & 0xff);

@@ -35,9 +35,12 @@ export function decodeCertificateObject(content: Uint8Array): DecodedCertificate
   if (!certificate || certificate.length === 0) throw new MalformedDataError('certificate object has no certificate (tag 70)');
   const compressed = info !== undefined && info.length > 0 && (info[0]! & 0x01) === CERT_INFO_GZIP;
   if (!compressed) return { der: certificate, compressed: false };
+  let der: Uint8Array;
   try {
-    return { der: new Uint8Array(gunzipSync(certificate, { maxOutputLength: MAX_CERTIFICATE_LENGTH })), compressed: true };
+    der = new Uint8Array(gunzipSync(certificate, { maxOutputLength: MAX_CERTIFICATE_LENGTH }));
   } catch (error) {
     throw new MalformedDataError('certificate object is marked gzip but does not decompress', { cause: error });
   }
+  if (der.length === 0) throw new MalformedDataError('certificate object holds an empty compressed certificate');
+  return { der, compressed: true };
 }

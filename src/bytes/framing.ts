@@ -70,9 +70,22 @@ export async function transceive(
 
   const parts: Uint8Array[] = [response.data];
   let total = response.data.length;
+  // A card sends at most 256 bytes per GET RESPONSE; a few more rounds than that needs means a broken card.
+  const maxExchanges = Math.ceil(options.maxResponseLength / 256) + 8;
+  let exchanges = 0;
+  const countExchange = (): void => {
+    if (++exchanges > maxExchanges) throw new MalformedDataError(`card kept answering 61xx after ${maxExchanges} GET RESPONSE commands`);
+  };
   while (response.sw >> 8 === 0x61) {
+    countExchange();
     const wanted = response.sw & 0xff || 256;
     response = await exchange(encodeShortApdu({ cla: 0x00, ins: GET_RESPONSE, p1: 0x00, p2: 0x00, le: wanted }));
+    if (response.sw >> 8 === 0x6c) {
+      countExchange();
+      // The card wants GET RESPONSE again with the Le it names (ISO 7816-4 §5.3.4).
+      response = await exchange(encodeShortApdu({ cla: 0x00, ins: GET_RESPONSE, p1: 0x00, p2: 0x00, le: response.sw & 0xff || 256 }));
+      if (response.sw >> 8 === 0x6c) throw new MalformedDataError('card answered 6Cxx twice to GET RESPONSE');
+    }
     total += response.data.length;
     if (total > options.maxResponseLength) {
       throw new MalformedDataError(`card response exceeds ${options.maxResponseLength} bytes`);
