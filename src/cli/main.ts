@@ -61,6 +61,21 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runStatus({ ...cardSelection(flags), json: flags.json }, output));
     });
 
+  const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
+  virtualCard
+    .command('serve')
+    .description('play the virtual card to vsmartcard vpcd, so pcscd and every PC/SC tool see it in a reader')
+    .option('--vpcd <host:port>', 'where vpcd listens (the YubiKey-named reader of scripts/testbench.sh is on 35965)', '127.0.0.1:35965')
+    .requiredOption('--state <file>', 'card state file (created factory-fresh if missing; mode 0600)')
+    .option('--firmware <version>', 'firmware of a card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
+    .addOption(new Option('--serial <n>', 'serial of a card being created').argParser(parseSerial))
+    .addOption(new Option('--fault <name>', 'make the card misbehave (repeatable): corrupt-signature, drop-mid-command').argParser(collect))
+    .option('--verbose', 'trace APDUs (PIN, PUK, management key and private keys redacted)')
+    .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; fault?: string[]; verbose?: boolean }) => {
+      const { runServe } = await import('./commands/virtual-card-serve.js');
+      setExit(await runServe({ ...flags, faults: flags.fault }, output));
+    });
+
   return program;
 }
 

@@ -1,0 +1,45 @@
+import { UsageError } from '../../errors.js';
+import { parseFaults } from '../../operations/open-card.js';
+import { openVirtualCard } from '../../transport/virtual/virtual-transport.js';
+import { VpcdBridge } from '../../transport/virtual/vpcd-bridge.js';
+import type { Output } from '../output.js';
+
+export interface ServeOptions {
+  vpcd: string;
+  state: string;
+  firmware?: string;
+  serial?: number;
+  faults?: string[];
+  verbose?: boolean;
+}
+
+export function parseHostPort(text: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) throw new UsageError(`--vpcd takes HOST:PORT (e.g. 127.0.0.1:35965), not "${text}"`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Serves the virtual card to vpcd until SIGINT/SIGTERM (or a fault makes it vanish). */
+export async function runServe(options: ServeOptions, output: Output): Promise<number> {
+  const { host, port } = parseHostPort(options.vpcd);
+  const { transport, created } = await openVirtualCard({
+    file: options.state,
+    firmware: options.firmware,
+    serial: options.serial,
+    faults: parseFaults(options.faults),
+  });
+  if (created) output.notice(`created a new virtual card in ${options.state} (test-only: it keeps its secrets in clear)`);
+  const state = transport.card.state;
+  output.notice(`serving virtual YubiKey ${state.firmware}, serial ${state.serial}, to vpcd at ${host}:${port}`);
+  const bridge = new VpcdBridge({ host, port, card: transport.card, file: options.state, log: output.notice, trace: options.verbose });
+  const stop = (): void => void bridge.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  bridge.start();
+  const end = await bridge.ended;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  output.notice(end === 'vanished' ? 'virtual card gone (fault)' : 'virtual card stopped');
+  return 0;
+}
