@@ -263,28 +263,14 @@ export class PivSession {
    * comes from metadata where the firmware has it; a card answering 6A80 has a key of another algorithm.
    */
   async authenticate(managementKey: Uint8Array, algorithm?: ManagementKeyAlgorithmInfo): Promise<void> {
-    const alg = algorithm ?? (await this.getManagementKeyAlgorithm());
-    if (managementKey.length !== alg.keyLength) {
-      throw new ManagementKeyError(`the management key must be ${alg.keyLength} bytes for ${alg.name} (got ${managementKey.length})`);
-    }
-    const context: StatusContext = { what: 'authenticating with the management key' };
-    const translate = (error: unknown): never => {
-      if (error instanceof SecurityStatusError) throw new ManagementKeyError('wrong management key');
-      if (error instanceof InvalidDataError) throw new ManagementKeyError(`the card's management key is not ${alg.name}`);
-      throw error;
-    };
-    const step1 = await this.send(INS.GENERAL_AUTHENTICATE, alg.id, REF.MANAGEMENT_KEY, encodeTlv(0x7c, encodeTlv(0x80, new Uint8Array(0))), context).catch(translate);
+    const alg = await this.managementKeyAlgorithmFor(managementKey, algorithm);
+    const step = (template: Uint8Array): Promise<Uint8Array> => this.managementKeyStep(alg, template);
+    const step1 = await step(encodeTlv(0x7c, encodeTlv(0x80, new Uint8Array(0))));
     const encryptedWitness = requireTag(parseTlvMap(unwrapTlv(step1, 0x7c, 'authentication witness')), 0x80, 'authentication witness');
     if (encryptedWitness.length !== alg.blockLength) throw new MalformedDataError(`witness of ${encryptedWitness.length} bytes for ${alg.name}`);
     const witness = decryptBlock(alg, managementKey, encryptedWitness);
     const challenge = this.random(alg.blockLength);
-    const step2 = await this.send(
-      INS.GENERAL_AUTHENTICATE,
-      alg.id,
-      REF.MANAGEMENT_KEY,
-      encodeTlv(0x7c, encodeTlvs([[0x80, witness], [0x81, challenge]])),
-      context,
-    ).catch(translate);
+    const step2 = await step(encodeTlv(0x7c, encodeTlvs([[0x80, witness], [0x81, challenge]])));
     const answer = requireTag(parseTlvMap(unwrapTlv(step2, 0x7c, 'authentication response')), 0x82, 'authentication response');
     if (!bytesEqual(answer, encryptBlock(alg, managementKey, challenge))) {
       throw new ManagementKeyError('the card did not prove it holds the same management key');
@@ -293,18 +279,30 @@ export class PivSession {
 
   /** External (one-way) authentication: the host proves the key; the card proves nothing (pivy, piv-tool). */
   async authenticateExternal(managementKey: Uint8Array, algorithm?: ManagementKeyAlgorithmInfo): Promise<void> {
+    const alg = await this.managementKeyAlgorithmFor(managementKey, algorithm);
+    const step1 = await this.managementKeyStep(alg, encodeTlv(0x7c, encodeTlv(0x81, new Uint8Array(0))));
+    const challenge = requireTag(parseTlvMap(unwrapTlv(step1, 0x7c, 'authentication challenge')), 0x81, 'authentication challenge');
+    if (challenge.length !== alg.blockLength) throw new MalformedDataError(`challenge of ${challenge.length} bytes for ${alg.name}`);
+    await this.managementKeyStep(alg, encodeTlv(0x7c, encodeTlv(0x82, encryptBlock(alg, managementKey, challenge))));
+  }
+
+  private async managementKeyAlgorithmFor(key: Uint8Array, algorithm?: ManagementKeyAlgorithmInfo): Promise<ManagementKeyAlgorithmInfo> {
     const alg = algorithm ?? (await this.getManagementKeyAlgorithm());
-    if (managementKey.length !== alg.keyLength) throw new ManagementKeyError(`the management key must be ${alg.keyLength} bytes for ${alg.name}`);
-    const context: StatusContext = { what: 'authenticating with the management key' };
-    const translate = (error: unknown): never => {
+    if (key.length !== alg.keyLength) {
+      throw new ManagementKeyError(`the management key must be ${alg.keyLength} bytes for ${alg.name} (got ${key.length})`);
+    }
+    return alg;
+  }
+
+  /** One GENERAL AUTHENTICATE exchange with key reference 9B; 6982 and 6A80 mean a wrong key or key type. */
+  private async managementKeyStep(alg: ManagementKeyAlgorithmInfo, template: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.send(INS.GENERAL_AUTHENTICATE, alg.id, REF.MANAGEMENT_KEY, template, { what: 'authenticating with the management key' });
+    } catch (error) {
       if (error instanceof SecurityStatusError) throw new ManagementKeyError('wrong management key');
       if (error instanceof InvalidDataError) throw new ManagementKeyError(`the card's management key is not ${alg.name}`);
       throw error;
-    };
-    const step1 = await this.send(INS.GENERAL_AUTHENTICATE, alg.id, REF.MANAGEMENT_KEY, encodeTlv(0x7c, encodeTlv(0x81, new Uint8Array(0))), context).catch(translate);
-    const challenge = requireTag(parseTlvMap(unwrapTlv(step1, 0x7c, 'authentication challenge')), 0x81, 'authentication challenge');
-    if (challenge.length !== alg.blockLength) throw new MalformedDataError(`challenge of ${challenge.length} bytes for ${alg.name}`);
-    await this.send(INS.GENERAL_AUTHENTICATE, alg.id, REF.MANAGEMENT_KEY, encodeTlv(0x7c, encodeTlv(0x82, encryptBlock(alg, managementKey, challenge))), context).catch(translate);
+    }
   }
 
   /** SET MANAGEMENT KEY (needs authentication). `requireTouch` makes every authentication need a touch. */

@@ -163,6 +163,18 @@ describe('keys on the virtual card', () => {
     }
   });
 
+  test('an imported X25519 key agrees on the same secret as node:crypto; it cannot sign', async () => {
+    const { session } = await authenticated();
+    const x25519 = alg('X25519');
+    const mine = generateKeyPairSync('x25519');
+    const peer = generateKeyPairSync('x25519');
+    expect((await session.importKey(0x9d, mine.privateKey)).name).toBe('X25519');
+    await session.verifyPin(DEFAULT_PIN);
+    const secret = await session.calculateSecret(0x9d, x25519, peer.publicKey);
+    expect(toHex(secret)).toBe(toHex(new Uint8Array(diffieHellman({ privateKey: peer.privateKey, publicKey: mine.publicKey }))));
+    await expect(session.privateKeyOperation(0x9d, x25519, new Uint8Array(32))).rejects.toBeInstanceOf(InvalidDataError);
+  });
+
   test('attestation: certificate for the generated key, signed by F9, with Yubico extensions', async () => {
     const card = await openTestCard({ serial: 11409355 });
     const { session } = card;
