@@ -29,6 +29,7 @@ function parseSerial(value: string): number {
 /** Options every command that talks to a card shares. */
 function addCardOptions(command: Command): Command {
   return command
+    .option('--reader <text>', 'the PC/SC reader whose name contains TEXT (default: the one reader holding a PIV card)')
     .option('--virtual <file>', 'use the embedded virtual YubiKey kept in FILE (created if missing; test-only)')
     .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
@@ -36,6 +37,7 @@ function addCardOptions(command: Command): Command {
 }
 
 interface CardFlags {
+  reader?: string;
   virtual?: string;
   firmware?: string;
   serial?: number;
@@ -44,7 +46,7 @@ interface CardFlags {
 
 /** Commander's flag names → the one CardSelection type every command shares. */
 function cardSelection(flags: CardFlags): CardSelection {
-  return { virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
+  return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
 }
 
 export function buildProgram(output: Output, setExit: (code: number) => void): Command {

@@ -6,9 +6,12 @@ import { UsageError } from '../errors.js';
 import { PivSession } from '../piv/session.js';
 import { parseFirmwareVersion } from '../spec/firmware.js';
 import { CARD_FAULTS, type CardFault } from '../transport/virtual/card-context.js';
+import { openPcscCard } from '../transport/pcsc/pcsc-transport.js';
 import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
 
 export interface CardSelection {
+  /** Pick the PC/SC reader whose name contains this (case-insensitive). */
+  reader?: string;
   /** Use the embedded virtual card kept in this file (created factory-fresh if missing). */
   virtual?: string;
   /** Firmware of a virtual card being created. */
@@ -37,8 +40,20 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
   if (selection.firmware !== undefined && !parseFirmwareVersion(selection.firmware)) {
     throw new UsageError(`--firmware takes a version like 5.7.2, not "${selection.firmware}"`);
   }
+  if (selection.virtual !== undefined && selection.reader !== undefined) {
+    throw new UsageError('--reader and --virtual each choose a card: give one of them');
+  }
   if (selection.virtual === undefined) {
-    throw new UsageError('this build talks to the embedded virtual card only: give --virtual FILE (PC/SC readers come next)');
+    if (selection.firmware !== undefined || selection.serial !== undefined || (selection.faults ?? []).length > 0) {
+      throw new UsageError('--firmware, --serial and --fault only apply to a virtual card (--virtual FILE)');
+    }
+    const transport = await openPcscCard(selection.reader);
+    try {
+      return { session: await PivSession.open(transport), close: () => transport.close() };
+    } catch (error) {
+      await transport.close();
+      throw error;
+    }
   }
   const { transport, created } = await openVirtualCard({
     file: selection.virtual,

@@ -1,0 +1,146 @@
+/**
+ * Cards in PC/SC readers, through pcscd and the `smartcard` N-API package (loaded only when a reader is
+ * used, so the virtual card works without the native module). The card is opened exclusively: no other
+ * program can interleave APDUs while piv-enroll works with it, which is what a transaction guarantees.
+ */
+import { createRequire } from 'node:module';
+import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
+import { PIV_AID_SHORT } from '../../spec/instructions.js';
+import type { CardTransport } from '../transport.js';
+import { AmbiguousCardError, NoCardError, NoReaderError, translatePcscError } from './errors.js';
+
+type Smartcard = typeof import('smartcard');
+type Context = InstanceType<Smartcard['Context']>;
+type Card = Awaited<ReturnType<ReturnType<Context['listReaders']>[number]['connect']>>;
+
+let loaded: Smartcard | undefined;
+function smartcard(): Smartcard {
+  loaded ??= createRequire(import.meta.url)('smartcard') as Smartcard;
+  return loaded;
+}
+
+const MAX_RESPONSE_LENGTH = 65536 + 2;
+const SELECT_PIV = Buffer.from([0x00, 0xa4, 0x04, 0x00, PIV_AID_SHORT.length, ...PIV_AID_SHORT]);
+
+export interface ReaderInfo {
+  name: string;
+  cardPresent: boolean;
+}
+
+function establish(): Context {
+  try {
+    return new (smartcard().Context)();
+  } catch (error) {
+    throw translatePcscError(error);
+  }
+}
+
+export function listReaders(): ReaderInfo[] {
+  const context = establish();
+  try {
+    const { SCARD_STATE_PRESENT } = smartcard();
+    return context.listReaders().map((r) => ({ name: r.name, cardPresent: (r.state & SCARD_STATE_PRESENT) !== 0 }));
+  } finally {
+    context.close();
+  }
+}
+
+export class PcscTransport implements CardTransport {
+  readonly supportsExtendedLength = true;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly name: string,
+    private readonly context: Context,
+    private readonly card: Card,
+  ) {}
+
+  async transmit(apdu: Uint8Array): Promise<ResponseApdu> {
+    let response: Buffer;
+    try {
+      // Extended-length answers can be up to 64 KiB; the default receive buffer holds only a short one.
+      response = await this.card.transmit(Buffer.from(apdu), { maxRecvLength: MAX_RESPONSE_LENGTH });
+    } catch (error) {
+      throw translatePcscError(error, this.name);
+    }
+    return decodeResponseApdu(new Uint8Array(response));
+  }
+
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.card.connected) this.card.disconnect(smartcard().SCARD_LEAVE_CARD);
+    } finally {
+      this.context.close();
+    }
+  }
+}
+
+async function answersPivSelect(reader: ReturnType<Context['listReaders']>[number]): Promise<boolean> {
+  const { SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD } = smartcard();
+  let card: Card | undefined;
+  try {
+    card = await reader.connect(SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const response = await card.transmit(SELECT_PIV);
+    const sw = (response[response.length - 2]! << 8) | response[response.length - 1]!;
+    return sw === 0x9000 || response[response.length - 2] === 0x61;
+  } catch {
+    return false; // a card we cannot talk to is not a PIV card for our purposes
+  } finally {
+    card?.disconnect(SCARD_LEAVE_CARD);
+  }
+}
+
+/**
+ * Opens the card to work with: with `readerFilter`, a reader whose name contains it (case-insensitive);
+ * otherwise the one reader whose card answers the PIV SELECT. Several candidates, or none, is an error
+ * that lists what was found.
+ */
+export async function openPcscCard(readerFilter?: string): Promise<PcscTransport> {
+  const lib = smartcard();
+  const context = establish();
+  try {
+    let readers;
+    try {
+      readers = context.listReaders();
+    } catch (error) {
+      throw translatePcscError(error);
+    }
+    if (readers.length === 0) {
+      throw new NoReaderError('no smart card reader found: plug the YubiKey in (check with `pcsc_scan` or `opensc-tool -l`)');
+    }
+    const names = readers.map((r) => `"${r.name}"`).join(', ');
+    const matching = readerFilter ? readers.filter((r) => r.name.toLowerCase().includes(readerFilter.toLowerCase())) : readers;
+    if (matching.length === 0) throw new NoReaderError(`no reader name contains "${readerFilter}"; readers: ${names}`);
+    const withCard = matching.filter((r) => (r.state & lib.SCARD_STATE_PRESENT) !== 0);
+    if (withCard.length === 0) {
+      throw new NoCardError(
+        `no card in ${readerFilter ? `the reader(s) matching "${readerFilter}"` : 'any reader'} (${matching.map((r) => `"${r.name}"`).join(', ')}): insert the card, and check it with \`pcsc_scan\``,
+      );
+    }
+    const piv = [];
+    for (const reader of withCard) if (await answersPivSelect(reader)) piv.push(reader);
+    if (piv.length === 0) {
+      throw new NoCardError(`no PIV card found (the card in ${withCard.map((r) => `"${r.name}"`).join(', ')} has no PIV application)`);
+    }
+    if (piv.length > 1) {
+      throw new AmbiguousCardError(`several PIV cards are present: ${piv.map((r) => `"${r.name}"`).join(', ')}; choose one with --reader`);
+    }
+    const reader = piv[0]!;
+    let card: Card;
+    try {
+      card = await reader.connect(lib.SCARD_SHARE_EXCLUSIVE, lib.SCARD_PROTOCOL_T0 | lib.SCARD_PROTOCOL_T1);
+    } catch (error) {
+      throw translatePcscError(error, reader.name);
+    }
+    return new PcscTransport(reader.name, context, card);
+  } catch (error) {
+    context.close();
+    throw error;
+  }
+}

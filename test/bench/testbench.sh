@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The real PC/SC test bench, set up idempotently (safe to run again and again):
+#  1. the Debian packages the real-stack tests use, installed if missing;
+#  2. a vsmartcard vpcd reader entry named like a YubiKey ("Yubico YubiKey OTP+FIDO+CCID 00 00" on TCP port
+#     35965, "… 00 01" on 35966), which ykman, yubico-piv-tool and ykcs11 accept;
+#  3. pcscd running with it (restarted only when the entry changed).
+# The virtual card then plugs in with: piv-enroll virtual-card serve --vpcd 127.0.0.1:35965 --state FILE
+set -euo pipefail
+
+PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc opensc-pkcs11 ykcs11 yubico-piv-tool yubikey-manager
+  openssh-server openssh-client softhsm2 pcsc-tools procps)
+ENTRY=/etc/reader.conf.d/piv-enroll-yubikey
+# The vpcd driver keeps its state in globals and pcscd loads a driver path only once, so a second entry with
+# Debian's LIBPATH would share (and break) the default "Virtual PCD" readers: ours loads its own copy.
+DRIVER_COPY=/usr/local/lib/piv-enroll/libifdvpcd-yubikey.so
+PORT_HEX=8C7D   # 35965
+
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+
+log() { printf 'testbench: %s\n' "$*"; }
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+changed=0
+driver=$(readlink -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so)
+if ! cmp -s "$driver" "$DRIVER_COPY" 2>/dev/null; then
+  "${SUDO[@]}" install -D -m 0644 "$driver" "$DRIVER_COPY"
+  changed=1
+fi
+wanted=$(printf 'FRIENDLYNAME "Yubico YubiKey OTP+FIDO+CCID"\nDEVICENAME   /dev/null:0x%s\nLIBPATH      %s\nCHANNELID    0x%s\n' "$PORT_HEX" "$DRIVER_COPY" "$PORT_HEX")
+if [ "$(cat "$ENTRY" 2>/dev/null)" != "$wanted" ]; then
+  printf '%s\n' "$wanted" | "${SUDO[@]}" tee "$ENTRY" >/dev/null
+  changed=1
+fi
+
+# sshd refuses to start without its privilege-separation directory (normally made by systemd).
+"${SUDO[@]}" mkdir -p /run/sshd
+
+listening() { grep -qi ":${PORT_HEX} 00000000:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+
+if pidof pcscd >/dev/null && { [ "$changed" -eq 1 ] || ! listening; }; then
+  log 'restarting pcscd to load the reader entry'
+  "${SUDO[@]}" pkill -x pcscd || true
+  for _ in $(seq 50); do pidof pcscd >/dev/null || break; sleep 0.1; done
+fi
+if ! pidof pcscd >/dev/null; then
+  log 'starting pcscd'
+  "${SUDO[@]}" pcscd
+fi
+for _ in $(seq 100); do
+  if [ -S /run/pcscd/pcscd.comm ] && listening; then
+    log "ready: pcscd $(pidof pcscd), reader \"Yubico YubiKey OTP+FIDO+CCID 00 00\" on 127.0.0.1:35965, \"… 00 01\" on 35966"
+    exit 0
+  fi
+  sleep 0.1
+done
+log 'pcscd did not come up with the vpcd reader (see syslog, or run `pcscd --foreground --debug`)'
+exit 1
