@@ -3,9 +3,25 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
-    include: ['test/**/*.test.ts'],
     // Card-level tests generate RSA keys; give them room on a two-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/virtual/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'real-stack',
+          include: ['test/real-stack/**/*.test.ts'],
+          // One pcscd, one set of vpcd ports: these files must not run at the same time.
+          fileParallelism: false,
+          globalSetup: ['test/real-stack/global-setup.ts'],
+          testTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -1,0 +1,121 @@
+/**
+ * Helpers for tests against the real PC/SC stack: serve a virtual card behind pcscd, run third-party
+ * tools with answers on stdin (never secrets in argv), wait for pcscd to see the card.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listReaders } from '../../src/transport/pcsc/pcsc-transport.js';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const CLI = join(ROOT, 'bin/piv-enroll');
+export const READER = 'Yubico YubiKey OTP+FIDO+CCID 00 00';
+export const SECOND_READER = 'Yubico YubiKey OTP+FIDO+CCID 00 01';
+export const OPENSC_PKCS11 = '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so';
+export const YKCS11 = '/usr/lib/x86_64-linux-gnu/libykcs11.so';
+export const DEFAULT_MANAGEMENT_KEY_HEX = '010203040506070801020304050607080102030405060708';
+
+export function scratchDir(prefix = 'piv-enroll-real-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program in its own session (no controlling terminal), so tools that prompt for a PIN read
+ * it from stdin instead of /dev/tty. Times out rather than hanging the suite.
+ */
+export function run(command: string, args: string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs and insists on exit status 0, showing the output otherwise. */
+export async function runOk(command: string, args: string[], options: Parameters<typeof run>[2] = {}): Promise<RunResult> {
+  const result = await run(command, args, options);
+  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  return result;
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function cardPresent(reader: string): boolean {
+  try {
+    return listReaders().some((r) => r.name === reader && r.cardPresent);
+  } catch {
+    return false;
+  }
+}
+
+export interface ServedCard {
+  state: string;
+  process: ChildProcess;
+  log: () => string;
+  /** SIGTERM, then wait for exit; resolves to the exit code. */
+  stop(): Promise<number | null>;
+  /** Resolves when the process ends by itself. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `piv-enroll virtual-card serve` on a vpcd port and waits until pcscd sees the card. */
+export async function serveCard(options: { state?: string; port?: number; firmware?: string; faults?: string[]; verbose?: boolean } = {}): Promise<ServedCard> {
+  const state = options.state ?? join(scratchDir(), 'card.json');
+  const port = options.port ?? 35965;
+  const reader = port === 35965 ? READER : SECOND_READER;
+  const args = [CLI, 'virtual-card', 'serve', '--vpcd', `127.0.0.1:${port}`, '--state', state];
+  if (options.firmware) args.push('--firmware', options.firmware);
+  for (const fault of options.faults ?? []) args.push('--fault', fault);
+  if (options.verbose) args.push('--verbose');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await waitFor(() => cardPresent(reader) || child.exitCode !== null, `the virtual card in "${reader}"`);
+  if (child.exitCode !== null) throw new Error(`virtual card server exited ${child.exitCode}: ${output}`);
+  return {
+    state,
+    process: child,
+    log: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      await waitFor(() => !cardPresent(reader), `"${reader}" to be empty`);
+      return code;
+    },
+  };
+}
+
+export function readState(file: string): { serial: number; objects: Record<string, string>; keys: Record<string, unknown> } {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
