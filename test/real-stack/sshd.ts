@@ -1,0 +1,88 @@
+/**
+ * A real OpenSSH sshd for tests: its own host key, config, port and authorized_keys file, on 127.0.0.1
+ * only, started in the foreground and stopped after the test. Logs (with -e) are kept for assertions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { runOk, scratchDir } from './bench.js';
+
+export interface TestSshd {
+  port: number;
+  user: string;
+  authorizedKeys: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string } = {}): Promise<TestSshd> {
+  const dir = scratchDir('piv-enroll-sshd-');
+  const port = await freePort();
+  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, '', { mode: 0o600 });
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_ed25519')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      'PermitRootLogin prohibit-password',
+      ...(options.pubkeyAcceptedAlgorithms ? [`PubkeyAcceptedAlgorithms ${options.pubkeyAcceptedAlgorithms}`] : []),
+      'LogLevel DEBUG1',
+      '',
+    ].join('\n'),
+  );
+  let output = '';
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!/Server listening on 127\.0\.0\.1 port/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`sshd exited ${child.exitCode}: ${output}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    user: userInfo().username,
+    authorizedKeys,
+    log: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.on('close', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** An SSH_ASKPASS program that prints the PIN kept in a 0600 file: the PIN never appears in argv. */
+export function askpassFor(pin: string): { env: NodeJS.ProcessEnv } {
+  const dir = scratchDir('piv-enroll-askpass-');
+  const pinFile = join(dir, 'pin');
+  writeFileSync(pinFile, pin + '\n', { mode: 0o600 });
+  const script = join(dir, 'askpass');
+  writeFileSync(script, `#!/bin/sh\nexec cat '${pinFile}'\n`, { mode: 0o700 });
+  return { env: { SSH_ASKPASS: script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' } };
+}
