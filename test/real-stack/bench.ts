@@ -63,7 +63,15 @@ export async function runOk(command: string, args: string[], options: Parameters
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      let readers = '';
+      try {
+        readers = JSON.stringify(listReaders());
+      } catch (error) {
+        readers = String(error);
+      }
+      throw new Error(`timed out waiting for ${what} (readers: ${readers})`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -74,6 +82,11 @@ function cardPresent(reader: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Waits until pcscd no longer reports a card in `reader` (it polls vpcd every 0.4 s). */
+export function waitForEmptyReader(reader = READER): Promise<void> {
+  return waitFor(() => !cardPresent(reader), `"${reader}" to be empty`);
 }
 
 export interface ServedCard {
@@ -100,7 +113,12 @@ export async function serveCard(options: { state?: string; port?: number; firmwa
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await waitFor(() => cardPresent(reader) || child.exitCode !== null, `the virtual card in "${reader}"`);
+  try {
+    await waitFor(() => cardPresent(reader) || child.exitCode !== null, `the virtual card in "${reader}"`);
+  } catch (error) {
+    child.kill('SIGKILL'); // never leave a card behind that would reconnect into later tests
+    throw error;
+  }
   if (child.exitCode !== null) throw new Error(`virtual card server exited ${child.exitCode}: ${output}`);
   return {
     state,
@@ -110,7 +128,7 @@ export async function serveCard(options: { state?: string; port?: number; firmwa
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const code = await exited;
-      await waitFor(() => !cardPresent(reader), `"${reader}" to be empty`);
+      await waitForEmptyReader(reader);
       return code;
     },
   };

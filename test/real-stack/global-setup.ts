@@ -25,8 +25,21 @@ function benchProblems(): string[] {
   return problems;
 }
 
-export default function setup(project: TestProject): void {
+/**
+ * Virtual cards a crashed or interrupted run left behind keep reconnecting to vpcd and would sit in the
+ * test reader: stop them (only ours, recognisable by their scratch state files).
+ */
+function stopLeftoverCards(): void {
+  try {
+    execFileSync('pkill', ['-f', 'virtual-card serve .*piv-enroll-real-'], { stdio: 'ignore' });
+  } catch {
+    // none running
+  }
+}
+
+export default function setup(project: TestProject): () => void {
   const root = new URL('../..', import.meta.url).pathname;
+  stopLeftoverCards();
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
   const problems = benchProblems();
   if (problems.length > 0) {
@@ -35,6 +48,7 @@ export default function setup(project: TestProject): void {
     process.stderr.write(`\n*** ${message}; the real-stack tests are SKIPPED ***\n\n`);
   }
   project.provide('benchReady', problems.length === 0);
+  return stopLeftoverCards;
 }
 
 declare module 'vitest' {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
 import { PIV_AID_SHORT } from '../../spec/instructions.js';
 import type { CardTransport } from '../transport.js';
-import { AmbiguousCardError, NoCardError, NoReaderError, translatePcscError } from './errors.js';
+import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, translatePcscError } from './errors.js';
 
 type Smartcard = typeof import('smartcard');
 type Context = InstanceType<Smartcard['Context']>;
@@ -62,6 +62,10 @@ export class PcscTransport implements CardTransport {
       response = await this.card.transmit(Buffer.from(apdu), { maxRecvLength: MAX_RESPONSE_LENGTH });
     } catch (error) {
       throw translatePcscError(error, this.name);
+    }
+    if (response.length < 2) {
+      // No status word: the reader lost the card mid-command (vpcd and some readers report it this way).
+      throw new CardRemovedError(`the card gave no answer${response.length === 0 ? '' : ' with a status word'} (${this.name}): it was removed, or the reader lost it; insert it and run the command again`);
     }
     return decodeResponseApdu(new Uint8Array(response));
   }

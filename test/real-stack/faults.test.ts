@@ -1,0 +1,107 @@
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, test } from 'vitest';
+import { fromHex } from '../../src/bytes/hex.js';
+import { spkiDer } from '../../src/crypto/keys.js';
+import { buildCertificate } from '../../src/crypto/x509.js';
+import { PivSession } from '../../src/piv/session.js';
+import { CardRemovedError } from '../../src/transport/pcsc/errors.js';
+import { openPcscCard } from '../../src/transport/pcsc/pcsc-transport.js';
+import { parseCardState } from '../../src/transport/virtual/state-file.js';
+import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, ROOT, SECOND_READER, run, serveCard, waitForEmptyReader, type ServedCard } from './bench.js';
+
+async function bigCertificate(): Promise<Uint8Array> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return buildCertificate(
+    {
+      serialNumber: fromHex('01'),
+      subject: [{ type: 'CN', value: 'x'.repeat(600) }],
+      issuer: [{ type: 'CN', value: 'x' }],
+      notBefore: new Date(Date.UTC(2026, 0, 1)),
+      notAfter: new Date(Date.UTC(2027, 0, 1)),
+      subjectPublicKeyInfo: spkiDer(publicKey),
+      extensions: [],
+      signatureAlgorithm: { kind: 'ecdsa', hash: 'sha256' },
+    },
+    async (tbs) => new Uint8Array(nodeSign('sha256', tbs, privateKey)),
+  );
+}
+
+describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card file intact', () => {
+  const cards: ServedCard[] = [];
+  afterEach(async () => {
+    const stopping = cards.splice(0);
+    for (const card of stopping) if (card.process.exitCode === null) card.process.kill('SIGTERM');
+    for (const card of stopping) await card.stop();
+  });
+
+  test('card removed in the middle of a chained command: CardRemovedError; the state file still holds the card as it was', async () => {
+    const card = await serveCard({ faults: ['drop-mid-command'] });
+    cards.push(card);
+    const before = readFileSync(card.state, 'utf8');
+    const transport = await openPcscCard(READER);
+    try {
+      const session = await PivSession.open(transport, { apduFormat: 'short' }); // short APDUs: the certificate goes out chained
+      await session.authenticate(fromHex(DEFAULT_MANAGEMENT_KEY_HEX));
+      await expect(session.putCertificate(0x9c, await bigCertificate())).rejects.toBeInstanceOf(CardRemovedError);
+    } finally {
+      await transport.close();
+    }
+    expect(await card.exited).toBe(0);
+    expect(card.log()).toMatch(/card vanishes in the middle of a chained command/);
+    const after = readFileSync(card.state, 'utf8');
+    expect(after).toBe(before);
+    expect(parseCardState(after, card.state).objects).not.toHaveProperty('5FC10A');
+
+    // The same card comes back, unharmed.
+    await waitForEmptyReader();
+    const again = await serveCard({ state: card.state });
+    cards.push(again);
+    const status = await run(process.execPath, [CLI, 'status', '--reader', READER, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).serial).toBe(parseCardState(before, card.state).serial);
+  });
+
+  test('two cards present: piv-enroll names both and asks for --reader; --reader picks one', async () => {
+    cards.push(await serveCard({ port: 35965 }), await serveCard({ port: 35966 }));
+    const ambiguous = await run(process.execPath, [CLI, 'status']);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toContain(`several PIV cards are present: "${READER}", "${SECOND_READER}"; choose one with --reader`);
+    const chosen = await run(process.execPath, [CLI, 'status', '--reader', '00 01', '--json']);
+    expect(chosen.code, chosen.stderr).toBe(0);
+    expect(JSON.parse(chosen.stdout).card).toBe(SECOND_READER);
+  });
+
+  test('a reader name that matches nothing lists the readers there are', async () => {
+    const missing = await run(process.execPath, [CLI, 'status', '--reader', 'Gemalto']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no reader name contains "Gemalto"; readers: .*"Yubico YubiKey OTP\+FIDO\+CCID 00 00"/);
+    const empty = await run(process.execPath, [CLI, 'status', '--reader', 'Yubico']);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/no card in the reader\(s\) matching "Yubico"/);
+  });
+
+  test('pcscd stopped: piv-enroll says so and how to start it; the bench is restored afterwards', async () => {
+    try {
+      execFileSync('pkill', ['-x', 'pcscd']);
+      for (let i = 0; i < 50 && pcscdRunning(); i++) await new Promise((r) => setTimeout(r, 100));
+      const result = await run(process.execPath, [CLI, 'status']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/pcscd\) is not running: start it with/);
+    } finally {
+      execFileSync('bash', [join(ROOT, 'test/bench/testbench.sh')], { stdio: 'ignore' });
+    }
+    expect(pcscdRunning()).toBe(true);
+  });
+});
+
+function pcscdRunning(): boolean {
+  try {
+    execFileSync('pidof', ['pcscd'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
