@@ -17,7 +17,8 @@ export default defineConfig({
           name: 'real-stack',
           include: ['test/real-stack/**/*.test.ts'],
           // One pcscd, one set of vpcd ports: these files must not run at the same time.
-          fileParallelism: false,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
           globalSetup: ['test/real-stack/global-setup.ts'],
           testTimeout: 120_000,
         },

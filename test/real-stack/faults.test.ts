@@ -83,7 +83,9 @@ describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card
     expect(empty.stderr).toMatch(/no card in the reader\(s\) matching "Yubico"/);
   });
 
-  test('pcscd stopped: piv-enroll says so and how to start it; the bench is restored afterwards', async () => {
+  test('pcscd stopped: piv-enroll says so and how to start it; the served card reconnects when pcscd is back', async () => {
+    const card = await serveCard();
+    cards.push(card);
     try {
       execFileSync('pkill', ['-x', 'pcscd']);
       for (let i = 0; i < 50 && pcscdRunning(); i++) await new Promise((r) => setTimeout(r, 100));
@@ -94,6 +96,16 @@ describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card
       execFileSync('bash', [join(ROOT, 'test/bench/testbench.sh')], { stdio: 'ignore' });
     }
     expect(pcscdRunning()).toBe(true);
+    // vpcd went away with pcscd; the card server keeps trying and plugs the same card back in.
+    for (let i = 0; i < 100 && !/reconnected to vpcd/.test(card.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(card.log()).toMatch(/reconnected to vpcd at 127\.0\.0\.1:35965/);
+    let status = await run(process.execPath, [CLI, 'status', '--json']);
+    for (let i = 0; i < 20 && status.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 250)); // pcscd polls the reader every 0.4 s
+      status = await run(process.execPath, [CLI, 'status', '--json']);
+    }
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).serial).toBe(parseCardState(readFileSync(card.state, 'utf8'), card.state).serial);
   });
 });
 
