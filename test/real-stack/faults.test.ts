@@ -74,6 +74,20 @@ describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card
     expect(JSON.parse(chosen.stdout).card).toBe(SECOND_READER);
   });
 
+  test('a card held by another program: "in use by another program", and it works once released', async () => {
+    cards.push(await serveCard());
+    const holder = await openPcscCard(READER); // exclusive, as piv-enroll itself holds a card
+    try {
+      const busy = await run(process.execPath, [CLI, 'status', '--reader', READER]);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(/is in use by another program/);
+    } finally {
+      await holder.close();
+    }
+    const free = await run(process.execPath, [CLI, 'status', '--reader', READER]);
+    expect(free.code, free.stderr).toBe(0);
+  });
+
   test('a reader name that matches nothing lists the readers there are', async () => {
     const missing = await run(process.execPath, [CLI, 'status', '--reader', 'Gemalto']);
     expect(missing.code).toBe(1);

@@ -41,6 +41,7 @@ export class VpcdBridge {
   /** Resolves when the bridge ends: stop() was called, or a fault made the card vanish. */
   readonly ended: Promise<BridgeEnd> = new Promise((resolve) => (this.finish = resolve));
   private connectedOnce = false;
+  private connected = false;
   private warnedUnreachable = false;
 
   constructor(private readonly options: VpcdBridgeOptions) {
@@ -67,6 +68,7 @@ export class VpcdBridge {
     this.buffer = Buffer.alloc(0);
     socket.setNoDelay(true);
     socket.on('connect', () => {
+      this.connected = true;
       this.warnedUnreachable = false;
       this.options.log(`${this.connectedOnce ? 'reconnected' : 'connected'} to vpcd at ${host}:${port}`);
       this.connectedOnce = true;
@@ -80,8 +82,11 @@ export class VpcdBridge {
     });
     socket.on('close', () => {
       if (this.stopping) return;
-      this.options.card.powerCycle();
-      setTimeout(() => this.connect(), this.options.reconnectDelayMs ?? 1000).unref?.();
+      if (this.connected) this.options.log(`vpcd at ${host}:${port} closed the connection (pcscd stopped?); reconnecting`);
+      this.connected = false;
+      this.options.card.powerCycle(); // like a card pulled out: all security state is gone
+      // A live timer on purpose: it is what keeps the process (and the card) waiting for vpcd to return.
+      setTimeout(() => this.connect(), this.options.reconnectDelayMs ?? 1000);
     });
   }
 
