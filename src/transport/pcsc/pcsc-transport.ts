@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
 import { PIV_AID_SHORT } from '../../spec/instructions.js';
 import type { CardTransport } from '../transport.js';
-import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, translatePcscError } from './errors.js';
+import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, ReaderBusyError, translatePcscError } from './errors.js';
 
 type Smartcard = typeof import('smartcard');
 type Context = InstanceType<Smartcard['Context']>;
@@ -85,16 +85,21 @@ export class PcscTransport implements CardTransport {
   }
 }
 
-async function answersPivSelect(reader: ReturnType<Context['listReaders']>[number]): Promise<boolean> {
+type Probe = 'piv' | 'not-piv' | ReaderBusyError;
+
+/** Whether the card in `reader` has a PIV application; a card another program holds exclusively is "busy". */
+async function probePiv(reader: ReturnType<Context['listReaders']>[number]): Promise<Probe> {
   const { SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD } = smartcard();
   let card: Card | undefined;
   try {
     card = await reader.connect(SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
     const response = await card.transmit(SELECT_PIV);
-    const sw = (response[response.length - 2]! << 8) | response[response.length - 1]!;
-    return sw === 0x9000 || response[response.length - 2] === 0x61;
-  } catch {
-    return false; // a card we cannot talk to is not a PIV card for our purposes
+    const sw1 = response[response.length - 2];
+    const sw = (sw1! << 8) | response[response.length - 1]!;
+    return sw === 0x9000 || sw1 === 0x61 ? 'piv' : 'not-piv';
+  } catch (error) {
+    const translated = translatePcscError(error, reader.name);
+    return translated instanceof ReaderBusyError ? translated : 'not-piv'; // a card we cannot talk to is no PIV card for us
   } finally {
     card?.disconnect(SCARD_LEAVE_CARD);
   }
@@ -128,7 +133,13 @@ export async function openPcscCard(readerFilter?: string): Promise<PcscTransport
       );
     }
     const piv = [];
-    for (const reader of withCard) if (await answersPivSelect(reader)) piv.push(reader);
+    const busy: ReaderBusyError[] = [];
+    for (const reader of withCard) {
+      const probe = await probePiv(reader);
+      if (probe === 'piv') piv.push(reader);
+      else if (probe instanceof ReaderBusyError) busy.push(probe);
+    }
+    if (piv.length === 0 && busy.length > 0) throw busy[0]!;
     if (piv.length === 0) {
       throw new NoCardError(`no PIV card found (the card in ${withCard.map((r) => `"${r.name}"`).join(', ')} has no PIV application)`);
     }
