@@ -1,12 +1,11 @@
-import { X509Certificate, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
-import { spkiDer } from '../../src/crypto/keys.js';
-import { buildCertificate } from '../../src/crypto/x509.js';
 import { storeProtectedManagementKey } from '../../src/piv/protected-management-key.js';
 import { managementKeyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { testCertificate } from '../support/test-certificate.js';
 import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
 const MK = `${DEFAULT_MANAGEMENT_KEY_HEX}\n`;
@@ -36,19 +35,7 @@ describe.skipIf(!inject('benchReady'))('piv-enroll and the Yubico tools read wha
   test('ykman and yubico-piv-tool read what the piv-enroll session wrote: key, certificate, CHUID, PIN-protected management key', async () => {
     card = await serveCard();
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const certificate = await buildCertificate(
-      {
-        serialNumber: fromHex('7F01'),
-        subject: [{ type: 'CN', value: 'gofish543' }],
-        issuer: [{ type: 'CN', value: 'gofish543' }],
-        notBefore: new Date(Date.UTC(2026, 0, 1)),
-        notAfter: new Date(Date.UTC(2027, 0, 1)),
-        subjectPublicKeyInfo: spkiDer(publicKey),
-        extensions: [],
-        signatureAlgorithm: { kind: 'rsa', hash: 'sha256' },
-      },
-      async (tbs) => new Uint8Array(nodeSign('sha256', tbs, privateKey)),
-    );
+    const certificate = await testCertificate({ keys: { privateKey, publicKey }, commonName: 'gofish543', serialHex: '7F01' });
     const guid = await withSession(async (session) => {
       await session.authenticate(fromHex(DEFAULT_MANAGEMENT_KEY_HEX));
       await session.importKey(0x9c, privateKey);

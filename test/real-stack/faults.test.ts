@@ -1,33 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
-import { spkiDer } from '../../src/crypto/keys.js';
-import { buildCertificate } from '../../src/crypto/x509.js';
+import { testCertificate } from '../support/test-certificate.js';
 import { PivSession } from '../../src/piv/session.js';
 import { CardRemovedError } from '../../src/transport/pcsc/errors.js';
 import { openPcscCard } from '../../src/transport/pcsc/pcsc-transport.js';
 import { parseCardState } from '../../src/transport/virtual/state-file.js';
 import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, ROOT, SECOND_READER, run, serveCard, waitForEmptyReader, type ServedCard } from './bench.js';
 
-async function bigCertificate(): Promise<Uint8Array> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return buildCertificate(
-    {
-      serialNumber: fromHex('01'),
-      subject: [{ type: 'CN', value: 'x'.repeat(600) }],
-      issuer: [{ type: 'CN', value: 'x' }],
-      notBefore: new Date(Date.UTC(2026, 0, 1)),
-      notAfter: new Date(Date.UTC(2027, 0, 1)),
-      subjectPublicKeyInfo: spkiDer(publicKey),
-      extensions: [],
-      signatureAlgorithm: { kind: 'ecdsa', hash: 'sha256' },
-    },
-    async (tbs) => new Uint8Array(nodeSign('sha256', tbs, privateKey)),
-  );
-}
+/** Big enough (a 600-character name) that short APDUs must chain it. */
+const bigCertificate = (): Promise<Uint8Array> => testCertificate({ commonName: 'x'.repeat(600) });
 
 describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card file intact', () => {
   const cards: ServedCard[] = [];

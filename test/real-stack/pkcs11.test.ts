@@ -1,29 +1,16 @@
-import { generateKeyPairSync, sign as nodeSign, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
-import { spkiDer } from '../../src/crypto/keys.js';
-import { buildCertificate } from '../../src/crypto/x509.js';
+import { testCertificate } from '../support/test-certificate.js';
 import { OPENSC_PKCS11, YKCS11, runOk, runOnTerminal, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
 const DEFAULT_MANAGEMENT_KEY = fromHex('010203040506070801020304050607080102030405060708');
 
 /** Puts an RSA key and a certificate for it into 9A with piv-enroll's own session, through pcscd. */
 async function provision(privateKey: KeyObject, publicKey: KeyObject): Promise<void> {
-  const certificate = await buildCertificate(
-    {
-      serialNumber: fromHex('0A'),
-      subject: [{ type: 'CN', value: 'pkcs11 test' }],
-      issuer: [{ type: 'CN', value: 'pkcs11 test' }],
-      notBefore: new Date(Date.UTC(2026, 0, 1)),
-      notAfter: new Date(Date.UTC(2030, 0, 1)),
-      subjectPublicKeyInfo: spkiDer(publicKey),
-      extensions: [],
-      signatureAlgorithm: { kind: 'rsa', hash: 'sha256' },
-    },
-    async (tbs) => new Uint8Array(nodeSign('sha256', tbs, privateKey)),
-  );
+  const certificate = await testCertificate({ keys: { privateKey, publicKey }, commonName: 'pkcs11 test', serialHex: '0A' });
   await withSession(async (session) => {
     await session.authenticate(DEFAULT_MANAGEMENT_KEY);
     await session.importKey(0x9a, privateKey);

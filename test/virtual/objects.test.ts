@@ -1,29 +1,15 @@
-import { generateKeyPairSync, sign as nodeSign, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes/hex.js';
-import { spkiDer } from '../../src/crypto/keys.js';
-import { buildCertificate } from '../../src/crypto/x509.js';
+import { testCertificate } from '../support/test-certificate.js';
 import { chuidGuid } from '../../src/piv/chuid.js';
 import { NotFoundError, ObjectTooLargeError, SecurityStatusError } from '../../src/piv/errors.js';
 import { OBJECT } from '../../src/spec/objects.js';
 import { DEFAULT_MANAGEMENT_KEY, openTestCard } from './helpers.js';
 
-/** A real certificate of about `size` bytes (padding in an extension), signed in software. */
-async function certificate(size = 0): Promise<Uint8Array> {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return buildCertificate(
-    {
-      serialNumber: fromHex('01'),
-      subject: [{ type: 'CN', value: 'gofish543' }],
-      issuer: [{ type: 'CN', value: 'gofish543' }],
-      notBefore: new Date(Date.UTC(2026, 0, 1)),
-      notAfter: new Date(Date.UTC(2027, 0, 1)),
-      subjectPublicKeyInfo: spkiDer(publicKey),
-      extensions: size > 0 ? [{ oid: '1.3.6.1.4.1.99999.1', critical: false, value: new Uint8Array(size).fill(0x41) }] : [],
-      signatureAlgorithm: { kind: 'ecdsa', hash: 'sha256' },
-    },
-    async (tbs) => new Uint8Array(nodeSign('sha256', tbs, privateKey)),
-  );
+/** A real certificate of about `size` bytes more than a minimal one (padding in an extension). */
+function certificate(size = 0): Promise<Uint8Array> {
+  return testCertificate({ commonName: 'gofish543', extensions: size > 0 ? [{ oid: '1.3.6.1.4.1.99999.1', critical: false, value: new Uint8Array(size).fill(0x41) }] : [] });
 }
 
 describe('data objects and certificates', () => {
