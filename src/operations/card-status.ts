@@ -114,7 +114,7 @@ async function slotStatus(session: PivSession, slot: number): Promise<SlotStatus
 }
 
 /** Without metadata, the only safe test for the default management key is to try it (no retry counter). */
-async function managementKeyIsDefault(session: PivSession): Promise<boolean> {
+export async function managementKeyIsDefault(session: PivSession): Promise<boolean> {
   try {
     await session.authenticate(DEFAULT_MANAGEMENT_KEY, managementKeyAlgorithmByName('TDES'));
     return true;

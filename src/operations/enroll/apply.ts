@@ -1,0 +1,244 @@
+/**
+ * Carries out an enrollment plan on the card, step by step. Each step reports to `progress`, so the CLI
+ * can show a task list. Order matters for recovery: the key goes in before the certificate, so a run that
+ * stops in between leaves a half-done slot that the next run detects and finishes.
+ */
+import { X509Certificate, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toHex, wipe } from '../../bytes/hex.js';
+import { generateKeyPairFor, spkiDer } from '../../crypto/keys.js';
+import { buildCertificate } from '../../crypto/x509.js';
+import { PivEnrollError } from '../../errors.js';
+import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
+import type { PivSession } from '../../piv/session.js';
+import { PIN_POLICY } from '../../spec/policies.js';
+import { slotHex } from '../../spec/references.js';
+import { readPrivateKeyFile, writeKeyBackup } from '../key-file.js';
+import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
+import { authorizedKeysLine, sshFingerprint } from '../ssh-public-key.js';
+import { cardTbsSigner, certificateSignatureAlgorithm, type CardKey } from './card-signer.js';
+import type { CardInspection } from './inspect.js';
+import type { EnrollOptions } from './options.js';
+import { effectivePinPolicy, type EnrollmentPlan } from './plan.js';
+import { verifyCardSignatures, type SignatureCheck } from './verify.js';
+
+export class EnrollmentError extends PivEnrollError {}
+
+const BAD_SIGNATURE_ADVICE =
+  'A server would accept this key and then refuse its signatures ("Server refused public-key signature despite accepting key"). ' +
+  'Do not hand this card out: re-run with --force, and replace the card if it happens again.';
+
+export interface EnrollDependencies {
+  now(): Date;
+  random(length: number): Uint8Array;
+  /** Makes host keys; injectable so tests can pin a key. */
+  generateKeyPair: typeof generateKeyPairFor;
+}
+
+export const defaultEnrollDependencies: EnrollDependencies = {
+  now: () => new Date(),
+  random: (n) => new Uint8Array(randomBytes(n)),
+  generateKeyPair: generateKeyPairFor,
+};
+
+export type StepName = 'harden' | 'authenticate' | 'key' | 'certificate' | 'export' | 'verify';
+export type Progress = (step: StepName, message: string) => void;
+
+export interface EnrollmentResult {
+  card: string;
+  serial?: number;
+  slot: string;
+  algorithm: string;
+  keyAction: EnrollmentPlan['key']['action'];
+  publicKey: KeyObject;
+  authorizedKey: string;
+  fingerprint: string;
+  certificateDer: Uint8Array;
+  certificate: { subject: string; serial: string; notAfter: string };
+  attestationDer?: Uint8Array;
+  chuidGuid: string;
+  verification: SignatureCheck[];
+  files: string[];
+  hardened: { pin: boolean; puk: boolean; managementKey?: string };
+}
+
+function pem(label: string, der: Uint8Array): string {
+  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END ${label}-----\n`;
+}
+
+export function certificatePem(der: Uint8Array): string {
+  return pem('CERTIFICATE', der);
+}
+
+export function publicKeyPem(key: KeyObject): string {
+  return pem('PUBLIC KEY', spkiDer(key));
+}
+
+/** The management key to authenticate with: default, PIN-protected on the card, or the one given. */
+async function managementKeyFor(session: PivSession, inspection: CardInspection, options: EnrollOptions, pin: string): Promise<Uint8Array> {
+  if (inspection.managementKeyIsDefault === true) return DEFAULT_MANAGEMENT_KEY.slice();
+  if (options.secrets.managementKey) return options.secrets.managementKey;
+  if (inspection.managementKeyProtected) {
+    await session.verifyPin(pin);
+    return readProtectedManagementKey(session);
+  }
+  // Firmware without metadata: try the default, as ykman does.
+  return DEFAULT_MANAGEMENT_KEY.slice();
+}
+
+export async function applyEnrollment(
+  session: PivSession,
+  inspection: CardInspection,
+  plan: EnrollmentPlan,
+  options: EnrollOptions,
+  progress: Progress = () => undefined,
+  deps: EnrollDependencies = defaultEnrollDependencies,
+): Promise<EnrollmentResult> {
+  const slot = plan.slot;
+  const slotName = slotHex(slot);
+  let pin = inspection.pinIsDefault === true ? '123456' : options.secrets.pin!;
+  const hardened: EnrollmentResult['hardened'] = { pin: false, puk: false };
+
+  // 1. Credentials: a new PIN and PUK first, then the management key (its protected copy needs the new PIN).
+  if (plan.hardening.changePin) {
+    progress('harden', 'replacing the default PIN');
+    await session.changePin(pin, options.secrets.newPin!);
+    pin = options.secrets.newPin!;
+    hardened.pin = true;
+  }
+  if (plan.hardening.changePuk) {
+    progress('harden', 'replacing the default PUK');
+    await session.changePuk('12345678', options.secrets.newPuk!);
+    hardened.puk = true;
+  }
+  progress('authenticate', 'authenticating with the management key');
+  const currentKey = await managementKeyFor(session, inspection, options, pin);
+  await session.authenticate(currentKey);
+  if (plan.hardening.newManagementKey) {
+    progress('harden', `setting a random ${plan.hardening.newManagementKey.name} management key, PIN-protected on the card`);
+    const newKey = deps.random(plan.hardening.newManagementKey.keyLength);
+    await session.verifyPin(pin);
+    await storeProtectedManagementKey(session, plan.hardening.newManagementKey, newKey, deps.now());
+    wipe(newKey);
+    hardened.managementKey = plan.hardening.newManagementKey.name;
+  }
+  wipe(currentKey);
+
+  // 2. The key.
+  const algorithm = plan.key.algorithm;
+  const policy = { pinPolicy: plan.key.pinPolicy, touchPolicy: plan.key.touchPolicy };
+  let publicKey: KeyObject;
+  let attestationDer: Uint8Array | undefined;
+  const files: string[] = [];
+  switch (plan.key.action) {
+    case 'generate-on-card':
+      progress('key', `generating a ${algorithm.name} key on the card in slot ${slotName}`);
+      publicKey = await session.generateKey(slot, algorithm, policy);
+      attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
+      break;
+    case 'import-host-key': {
+      progress('key', `making a ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
+      const pair = deps.generateKeyPair(algorithm);
+      if (options.backupKey) {
+        await writeKeyBackup(options.backupKey, pair.privateKey, options.secrets.keyPassphrase!);
+        files.push(options.backupKey);
+      }
+      await session.importKey(slot, pair.privateKey, policy);
+      publicKey = pair.publicKey;
+      break;
+    }
+    case 'import-file': {
+      const file = (options.keySource as { file: string }).file;
+      progress('key', `importing the key from ${file} into slot ${slotName}`);
+      const privateKey = await readPrivateKeyFile(file, options.secrets.keyPassphrase);
+      await session.importKey(slot, privateKey, policy);
+      publicKey = createPublicKey(privateKey);
+      break;
+    }
+    case 'keep-existing':
+      progress('key', `keeping the ${algorithm.name} key already in slot ${slotName}`);
+      publicKey = inspection.slot.publicKey!;
+      break;
+  }
+
+  // 3. The certificate, signed by the card, then a fresh CHUID so hosts that cache by GUID re-read the card.
+  progress('certificate', `writing a self-signed certificate for ${plan.certificate.subject}`);
+  const cardKey: CardKey = {
+    session,
+    slot,
+    algorithm,
+    pinPolicy: plan.key.action === 'keep-existing' ? (inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS) : effectivePinPolicy(slot, plan.key.pinPolicy),
+    pin,
+  };
+  const now = deps.now();
+  const serialNumber = deps.random(16);
+  serialNumber[0]! &= 0x7f; // a positive INTEGER
+  serialNumber[0]! |= 0x01; // and never a leading zero byte, so it stays 16 bytes
+  const notBefore = new Date(now.getTime() - 5 * 60_000); // a little slack for hosts whose clock is behind
+  const certificateDer = await buildCertificate(
+    {
+      serialNumber,
+      subject: options.subject,
+      issuer: options.subject,
+      notBefore,
+      notAfter: new Date(now.getTime() + options.validDays * 86_400_000),
+      subjectPublicKeyInfo: spkiDer(publicKey),
+      extensions: [],
+      signatureAlgorithm: certificateSignatureAlgorithm(algorithm, options.hash),
+    },
+    cardTbsSigner(cardKey, options.hash),
+  );
+  // The card's own signature on its certificate is the first signature it makes: check it before writing.
+  if (!new X509Certificate(certificateDer).verify(publicKey)) {
+    throw new EnrollmentError(`the card returned an invalid signature on the certificate. ${BAD_SIGNATURE_ADVICE}`);
+  }
+  await session.putCertificate(slot, certificateDer);
+  const chuid = await session.setChuid(deps.random(16));
+
+  // 4. Export.
+  progress('export', 'exporting the SSH public key');
+  const authorizedKey = authorizedKeysLine(publicKey, options.comment);
+  const fingerprint = sshFingerprint(publicKey);
+  if (options.outDir) {
+    await mkdir(options.outDir, { recursive: true });
+    const base = `piv-${slotName.toLowerCase()}`;
+    const outputs: Array<[string, string]> = [
+      [`${base}.pub`, `${authorizedKey}\n`],
+      [`${base}-public.pem`, publicKeyPem(publicKey)],
+      [`${base}-cert.pem`, certificatePem(certificateDer)],
+    ];
+    if (attestationDer) outputs.push([`${base}-attestation.pem`, certificatePem(attestationDer)]);
+    for (const [name, content] of outputs) {
+      await writeFile(join(options.outDir, name), content, { mode: 0o644 });
+      files.push(join(options.outDir, name));
+    }
+  }
+
+  // 5. Verify every SSH signature algorithm the key has, through the card, against the exported key.
+  progress('verify', 'checking the card signatures');
+  const verification = await verifyCardSignatures(cardKey, publicKey, deps.random);
+  const failed = verification.filter((c) => !c.valid && !c.legacy);
+  if (failed.length > 0) {
+    throw new EnrollmentError(`the card returned invalid signatures for ${failed.map((c) => c.algorithm).join(', ')}. ${BAD_SIGNATURE_ADVICE}`);
+  }
+
+  const summary = { subject: plan.certificate.subject, serial: toHex(serialNumber), notAfter: new Date(now.getTime() + options.validDays * 86_400_000).toISOString() };
+  return {
+    card: plan.cardName,
+    serial: plan.serial,
+    slot: slotName,
+    algorithm: algorithm.name,
+    keyAction: plan.key.action,
+    publicKey,
+    authorizedKey,
+    fingerprint,
+    certificateDer,
+    certificate: summary,
+    attestationDer,
+    chuidGuid: toHex(chuid),
+    verification,
+    files,
+    hardened,
+  };
+}

@@ -1,0 +1,83 @@
+/** What `enroll` needs to know about a card before it plans: read-only, no PIN tries used. */
+import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { MalformedDataError } from '../../bytes/errors.js';
+import { spkiDer } from '../../crypto/keys.js';
+import { bytesEqual } from '../../bytes/hex.js';
+import { summarizeCertificate } from '../../crypto/x509.js';
+import { NotFoundError } from '../../piv/errors.js';
+import { hasProtectedManagementKey } from '../../piv/protected-management-key.js';
+import { managementKeyIsDefault } from '../card-status.js';
+import type { PivSession } from '../../piv/session.js';
+import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
+import { hasFeature, type FirmwareVersion } from '../../spec/firmware.js';
+
+export interface SlotInspection {
+  /** A key is in the slot (known from metadata; undefined on firmware without metadata). */
+  hasKey?: boolean;
+  keyAlgorithm?: KeyAlgorithmInfo;
+  keyOrigin?: 'generated' | 'imported';
+  pinPolicy?: number;
+  publicKey?: KeyObject;
+  certificateSubject?: string;
+  /** The certificate holds the slot's key (undefined when either is unknown). */
+  certificateMatchesKey?: boolean;
+}
+
+export interface CardInspection {
+  cardName: string;
+  firmware: FirmwareVersion;
+  serial?: number;
+  pinIsDefault?: boolean;
+  pukIsDefault?: boolean;
+  pinAttemptsRemaining?: number;
+  managementKeyAlgorithm: ManagementKeyAlgorithmInfo;
+  managementKeyIsDefault?: boolean;
+  managementKeyProtected: boolean;
+  slot: SlotInspection;
+}
+
+export async function inspectCard(session: PivSession, slot: number): Promise<CardInspection> {
+  const metadata = hasFeature(session.version, 'metadata');
+  const inspection: CardInspection = {
+    cardName: session.transport.name,
+    firmware: session.version,
+    serial: hasFeature(session.version, 'serial') ? await session.getSerial() : undefined,
+    managementKeyAlgorithm: await session.getManagementKeyAlgorithm(),
+    managementKeyProtected: await hasProtectedManagementKey(session),
+    slot: {},
+  };
+  if (metadata) {
+    const [pin, puk, mk] = [await session.getPinMetadata(), await session.getPukMetadata(), await session.getManagementKeyMetadata()];
+    Object.assign(inspection, {
+      pinIsDefault: pin.isDefault,
+      pukIsDefault: puk.isDefault,
+      pinAttemptsRemaining: pin.attemptsRemaining,
+      managementKeyIsDefault: mk.isDefault,
+    });
+    try {
+      const key = await session.getSlotMetadata(slot);
+      inspection.slot = { hasKey: true, keyAlgorithm: key.algorithm, keyOrigin: key.origin, pinPolicy: key.pinPolicy, publicKey: key.publicKey };
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      inspection.slot = { hasKey: false };
+    }
+  } else {
+    inspection.pinAttemptsRemaining = await session.getPinAttempts();
+    // No metadata: trying the default management key is safe (it has no retry counter) and tells.
+    inspection.managementKeyIsDefault = await managementKeyIsDefault(session);
+  }
+  try {
+    const summary = summarizeCertificate(await session.getCertificate(slot));
+    inspection.slot.certificateSubject = summary.subject;
+    if (inspection.slot.publicKey) {
+      inspection.slot.certificateMatchesKey = bytesEqual(summary.subjectPublicKeyInfo, spkiDer(inspection.slot.publicKey));
+    } else if (inspection.slot.hasKey === undefined) {
+      // No metadata: the certificate's key is the best guess of what the slot holds.
+      inspection.slot.publicKey = createPublicKey({ key: Buffer.from(summary.subjectPublicKeyInfo), format: 'der', type: 'spki' });
+    }
+  } catch (error) {
+    if (!(error instanceof NotFoundError || error instanceof MalformedDataError)) throw error;
+  }
+  return inspection;
+}

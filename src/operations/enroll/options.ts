@@ -1,0 +1,49 @@
+/**
+ * One options type for `enroll`, filled by flags, environment, files and (interactively) the wizard.
+ * The wizard only asks for what is still undefined here.
+ */
+import type { NameAttribute } from '../../crypto/x509.js';
+import type { HashName } from '../../crypto/pkcs1.js';
+import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { CardSelection } from '../open-card.js';
+
+export type KeySource = { kind: 'host' } | { kind: 'card' } | { kind: 'import'; file: string };
+
+export interface EnrollSecrets {
+  /** The current PIN (needed unless it is the factory default). */
+  pin?: string;
+  /** The PIN to set when the card still has the default one. */
+  newPin?: string;
+  puk?: string;
+  newPuk?: string;
+  /** Current management key, when it is neither the default nor stored PIN-protected on the card. */
+  managementKey?: Uint8Array;
+  /** Passphrase of an encrypted key file (--import) or for the encrypted backup (--backup-key). */
+  keyPassphrase?: string;
+}
+
+export interface EnrollOptions {
+  card: CardSelection;
+  slot: number;
+  algorithm: KeyAlgorithmInfo;
+  pinPolicy: number;
+  touchPolicy: number;
+  keySource: KeySource;
+  /** Where to write an encrypted backup of a host-made key (never written otherwise). */
+  backupKey?: string;
+  subject: NameAttribute[];
+  validDays: number;
+  hash: HashName;
+  /** Comment of the authorized_keys line. */
+  comment: string;
+  /** Directory for the exported files; nothing is written to disk without it. */
+  outDir?: string;
+  /** Overwrite an occupied slot; try the PIN even with a single try left. */
+  force: boolean;
+  /** Leave factory-default PIN, PUK and management key as they are (warned about). */
+  keepDefaultCredentials: boolean;
+  secrets: EnrollSecrets;
+}
+
+export const DEFAULT_VALID_DAYS = 365;
+export const DEFAULT_SLOT = 0x9c;

@@ -1,0 +1,160 @@
+/**
+ * The enrollment plan: a pure function of the options and what the card reported. Shown to the user,
+ * confirmed, then applied. Every problem is collected, so one run lists them all.
+ */
+import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
+import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature } from '../../spec/firmware.js';
+import { PIN_POLICY, TOUCH_POLICY, defaultPinPolicy, pinPolicyName, touchPolicyName } from '../../spec/policies.js';
+import { slotHex } from '../../spec/references.js';
+import { sshSignatureAlgorithms, type SshSignatureAlgorithm } from '../ssh-public-key.js';
+import type { CardInspection } from './inspect.js';
+import type { EnrollOptions } from './options.js';
+
+export type KeyAction = 'generate-on-card' | 'import-host-key' | 'import-file' | 'keep-existing';
+
+export interface EnrollmentPlan {
+  cardName: string;
+  serial?: number;
+  slot: number;
+  hardening: { changePin: boolean; changePuk: boolean; newManagementKey?: ManagementKeyAlgorithmInfo };
+  key: { action: KeyAction; algorithm: KeyAlgorithmInfo; pinPolicy: number; touchPolicy: number; replaces?: string };
+  certificate: { subject: string; validDays: number; hash: string };
+  verify: SshSignatureAlgorithm[];
+  warnings: string[];
+}
+
+export interface PlanResult {
+  plan?: EnrollmentPlan;
+  errors: string[];
+}
+
+/** The management key a hardened card gets: AES-192 where the firmware has AES (5.4+), else TDES. */
+export function hardenedManagementKeyAlgorithm(inspection: CardInspection): ManagementKeyAlgorithmInfo {
+  return managementKeyAlgorithmByName(hasFeature(inspection.firmware, 'aes-management-key') ? 'AES192' : 'TDES')!;
+}
+
+/** The PIN policy the card will apply: DEFAULT means the slot's own default (9C always, 9E never, others once). */
+export function effectivePinPolicy(slot: number, pinPolicy: number): number {
+  return pinPolicy === PIN_POLICY.DEFAULT ? defaultPinPolicy(slot) : pinPolicy;
+}
+
+/** Inputs the plan will need that options do not hold yet, named as the user supplies them. */
+export function missingInputs(options: EnrollOptions, inspection: CardInspection): string[] {
+  const missing: string[] = [];
+  const { secrets } = options;
+  const hardening = !options.keepDefaultCredentials;
+  if (inspection.pinIsDefault !== true && secrets.pin === undefined) missing.push('the PIN (PIV_PIN or --pin-file)');
+  if (hardening && inspection.pinIsDefault === true && secrets.newPin === undefined) missing.push('a new PIN (PIV_NEW_PIN or --new-pin-file)');
+  if (hardening && inspection.pukIsDefault === true && secrets.newPuk === undefined) missing.push('a new PUK (PIV_NEW_PUK or --new-puk-file)');
+  if (inspection.managementKeyIsDefault !== true && !inspection.managementKeyProtected && secrets.managementKey === undefined) {
+    missing.push('the management key (PIV_MANAGEMENT_KEY or --management-key-file)');
+  }
+  if (options.keySource.kind === 'host' && options.backupKey && secrets.keyPassphrase === undefined) {
+    missing.push('a passphrase for the key backup (PIV_KEY_PASSPHRASE or --passphrase-file)');
+  }
+  return missing;
+}
+
+function describeSlotContent(inspection: CardInspection): string {
+  const { slot } = inspection;
+  const key = slot.keyAlgorithm ? `a ${slot.keyAlgorithm.name} key${slot.keyOrigin ? ` (${slot.keyOrigin})` : ''}` : 'a key';
+  return slot.certificateSubject ? `${key} with certificate ${slot.certificateSubject}` : `${key} without a certificate`;
+}
+
+export function planEnrollment(options: EnrollOptions, inspection: CardInspection): PlanResult {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const firmware = inspection.firmware;
+  const firmwareText = formatFirmwareVersion(firmware);
+  const slotName = slotHex(options.slot);
+  const { algorithm } = options;
+
+  for (const feature of featuresForKeyAlgorithm(algorithm.name)) {
+    if (!hasFeature(firmware, feature)) errors.push(`this card (firmware ${firmwareText}) has no ${FEATURE_DESCRIPTION[feature]}: choose another --algorithm`);
+  }
+  if (algorithm.kind === 'x25519') errors.push('X25519 keys cannot sign, so they cannot be SSH keys: choose RSA, ECC or Ed25519');
+  if (options.keySource.kind === 'card' && algorithm.kind === 'rsa' && !hasFeature(firmware, 'rsa-generation')) {
+    errors.push(`firmware ${firmwareText} must not generate RSA keys (ROCA, CVE-2017-15361): use --key-source host or an ECC algorithm`);
+  }
+  if ((options.pinPolicy !== PIN_POLICY.DEFAULT || options.touchPolicy !== TOUCH_POLICY.DEFAULT) && !hasFeature(firmware, 'pin-touch-policy')) {
+    errors.push(`firmware ${firmwareText} has no PIN or touch policies`);
+  }
+  if (options.touchPolicy === TOUCH_POLICY.CACHED && !hasFeature(firmware, 'touch-cached')) errors.push(`firmware ${firmwareText} has no cached touch policy`);
+  if (options.pinPolicy > PIN_POLICY.ALWAYS) errors.push('PIN policies MATCH-ONCE and MATCH-ALWAYS need a YubiKey Bio');
+
+  if (inspection.pinAttemptsRemaining === 0) errors.push('the PIN is blocked: unblock it with the PUK first (ykman piv access unblock-pin)');
+  else if (inspection.pinAttemptsRemaining === 1 && inspection.pinIsDefault !== true && !options.force) {
+    errors.push('only one PIN try is left: a wrong PIN would block the card; give --force to try anyway');
+  }
+
+  // What the slot holds decides between a fresh key, finishing a half-done enrollment, and refusing.
+  const { slot } = inspection;
+  const occupied = slot.hasKey === true || (slot.hasKey === undefined && slot.certificateSubject !== undefined);
+  const halfDone = slot.hasKey === true && slot.certificateMatchesKey !== true;
+  let action: KeyAction =
+    options.keySource.kind === 'card' ? 'generate-on-card' : options.keySource.kind === 'import' ? 'import-file' : 'import-host-key';
+  let replaces: string | undefined;
+  if (occupied && options.force) {
+    replaces = describeSlotContent(inspection);
+    warnings.push(`slot ${slotName} holds ${replaces}: it will be replaced (--force)`);
+  } else if (halfDone && options.keySource.kind !== 'import' && slot.keyAlgorithm?.name === algorithm.name && slot.publicKey) {
+    action = 'keep-existing';
+    warnings.push(`slot ${slotName} holds ${describeSlotContent(inspection)} from an unfinished enrollment: it will be certified and finished`);
+  } else if (occupied) {
+    errors.push(`slot ${slotName} already holds ${describeSlotContent(inspection)}: give --force to replace it, or choose another --slot`);
+  }
+
+  const hardening: EnrollmentPlan['hardening'] = { changePin: false, changePuk: false };
+  const defaults = [
+    inspection.pinIsDefault === true ? 'PIN' : undefined,
+    inspection.pukIsDefault === true ? 'PUK' : undefined,
+    inspection.managementKeyIsDefault === true ? 'management key' : undefined,
+  ].filter((d): d is string => d !== undefined);
+  if (options.keepDefaultCredentials) {
+    if (defaults.length > 0) warnings.push(`the factory-default ${defaults.join(', ')} stay${defaults.length === 1 ? 's' : ''} (--keep-default-credentials): anyone with the card can use or change it`);
+  } else {
+    hardening.changePin = inspection.pinIsDefault === true;
+    hardening.changePuk = inspection.pukIsDefault === true;
+    if (inspection.managementKeyIsDefault === true) hardening.newManagementKey = hardenedManagementKeyAlgorithm(inspection);
+  }
+  if (inspection.pinIsDefault === undefined) warnings.push(`firmware ${firmwareText} cannot tell whether PIN and PUK are still the defaults; they are left as they are`);
+
+  for (const problem of missingInputs(options, inspection)) errors.push(`missing: ${problem}`);
+  if (errors.length > 0) return { errors };
+  if (effectivePinPolicy(options.slot, options.pinPolicy) === PIN_POLICY.ALWAYS) warnings.push(`PIN policy ALWAYS (${slotName}): ssh asks for the PIN at every login`);
+  return {
+    errors,
+    plan: {
+      cardName: inspection.cardName,
+      serial: inspection.serial,
+      slot: options.slot,
+      hardening,
+      key: { action, algorithm: action === 'keep-existing' ? slot.keyAlgorithm! : algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, replaces },
+      certificate: { subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','), validDays: options.validDays, hash: options.hash },
+      verify: sshSignatureAlgorithms(algorithm),
+      warnings,
+    },
+  };
+}
+
+/** The plan as lines of text for the confirmation screen. */
+export function describePlan(plan: EnrollmentPlan): string[] {
+  const slot = slotHex(plan.slot);
+  const lines = [`Card: ${plan.cardName}${plan.serial !== undefined ? `, serial ${plan.serial}` : ''}`];
+  if (plan.hardening.changePin) lines.push('• Replace the factory-default PIN');
+  if (plan.hardening.changePuk) lines.push('• Replace the factory-default PUK');
+  if (plan.hardening.newManagementKey) lines.push(`• Set a random ${plan.hardening.newManagementKey.name} management key, stored on the card protected by the PIN`);
+  const touch = plan.key.touchPolicy === TOUCH_POLICY.DEFAULT ? TOUCH_POLICY.NEVER : plan.key.touchPolicy;
+  const policies = `PIN policy ${pinPolicyName(effectivePinPolicy(plan.slot, plan.key.pinPolicy))}, touch policy ${touchPolicyName(touch)}`;
+  const keyLine: Record<KeyAction, string> = {
+    'generate-on-card': `• Generate a ${plan.key.algorithm.name} key on the card in slot ${slot} (${policies}) and save its attestation`,
+    'import-host-key': `• Make a ${plan.key.algorithm.name} key on this computer and import it into slot ${slot} (${policies}); no copy is kept unless --backup-key`,
+    'import-file': `• Import the ${plan.key.algorithm.name} key from the file into slot ${slot} (${policies})`,
+    'keep-existing': `• Keep the ${plan.key.algorithm.name} key already in slot ${slot}`,
+  };
+  lines.push(keyLine[plan.key.action]);
+  lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}, and a fresh CHUID`);
+  lines.push(`• Export the SSH public key and check that the card signs ${plan.verify.map((v) => v.name).join(', ')}`);
+  return [...lines, ...plan.warnings.map((w) => `! ${w}`)];
+}
+

@@ -1,0 +1,35 @@
+/**
+ * The check this project exists for: the card signs a random challenge for every SSH signature algorithm
+ * its key supports, and each signature is verified against the exported public key, as sshd would.
+ */
+import { verify, type KeyObject } from 'node:crypto';
+import { sshSignatureAlgorithms } from '../ssh-public-key.js';
+import { signWithCard, type CardKey } from './card-signer.js';
+
+export interface SignatureCheck {
+  algorithm: string;
+  path: 'apdu' | 'pkcs11';
+  legacy: boolean;
+  valid: boolean;
+  error?: string;
+}
+
+export async function verifyCardSignatures(key: CardKey, publicKey: KeyObject, random: (n: number) => Uint8Array): Promise<SignatureCheck[]> {
+  const checks: SignatureCheck[] = [];
+  for (const ssh of sshSignatureAlgorithms(key.algorithm)) {
+    const challenge = random(32);
+    try {
+      const signature = await signWithCard(key, challenge, ssh.hash ?? 'sha512');
+      const valid =
+        key.algorithm.kind === 'ed25519'
+          ? verify(null, challenge, publicKey, signature)
+          : key.algorithm.kind === 'ec'
+            ? verify(ssh.hash!, challenge, { key: publicKey, dsaEncoding: 'der' }, signature)
+            : verify(ssh.hash!, challenge, publicKey, signature);
+      checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid });
+    } catch (error) {
+      checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid: false, error: (error as Error).message });
+    }
+  }
+  return checks;
+}
