@@ -63,6 +63,35 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runStatus({ ...cardSelection(flags), json: flags.json }, output));
     });
 
+  addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)'))
+    .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
+    .option('--algorithm <name>', 'RSA2048, RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has)', 'RSA2048')
+    .option('--pin-policy <policy>', 'default (9c: always), never, once, always')
+    .option('--touch-policy <policy>', 'default (never), never, always, cached')
+    .option('--key-source <where>', 'host: made here with OpenSSL and imported; card: generated on the card (attested)')
+    .option('--import <file>', 'import this private key (OpenSSH, PKCS#1, SEC1, PKCS#8; encrypted too)')
+    .option('--backup-key <file>', 'with --key-source host: also write the key to FILE, encrypted (mode 0600)')
+    .option('--subject <dn>', 'certificate subject, RFC 4514 (e.g. "CN=gofish543,O=Example")')
+    .option('--user <name>', 'the person the card is for: subject CN=NAME')
+    .option('--valid-days <n>', 'certificate validity in days', '365')
+    .option('--hash <name>', 'certificate hash: SHA256, SHA384, SHA512', 'SHA256')
+    .option('--comment <text>', 'comment of the authorized_keys line (default: user and card serial)')
+    .option('--out <dir>', 'write the public key, authorized_keys line and certificate into DIR')
+    .option('--force', 'replace a key already in the slot; try the PIN even with one try left')
+    .option('--keep-default-credentials', 'do not replace a factory-default PIN, PUK or management key (not recommended)')
+    .option('--yes', 'never ask: fail with the list of everything missing instead')
+    .option('--json', 'print one JSON object (and no progress)')
+    .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN)')
+    .option('--new-pin-file <file>', 'the new PIN for a factory-fresh card (or PIV_NEW_PIN)')
+    .option('--puk-file <file>', 'the PUK (or PIV_PUK)')
+    .option('--new-puk-file <file>', 'the new PUK for a factory-fresh card (or PIV_NEW_PUK)')
+    .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
+    .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
+    .action(async (flags: CardFlags & Record<string, unknown>) => {
+      const { runEnroll, defaultEnrollEnvironment } = await import('./commands/enroll.js');
+      setExit(await runEnroll({ ...flags, ...cardSelection(flags) } as never, output, defaultEnrollEnvironment(flags.yes as boolean | undefined)));
+    });
+
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard
     .command('serve')
@@ -86,8 +115,12 @@ export async function run(argv: string[], output: Output = processOutput): Promi
   const program = buildProgram(output, (code) => (exitCode = code));
   try {
     if (argv.length === 0) {
-      program.outputHelp();
-      return 0;
+      // On a terminal a bare `piv-enroll` is the enrollment wizard; elsewhere it explains itself.
+      if (!(process.stdin.isTTY && process.stdout.isTTY)) {
+        program.outputHelp();
+        return 0;
+      }
+      argv = ['enroll'];
     }
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

@@ -6,6 +6,10 @@ import { UsageError } from '../errors.js';
 import { PivSession } from '../piv/session.js';
 import { parseFirmwareVersion } from '../spec/firmware.js';
 import { CARD_FAULTS, type CardFault } from '../transport/virtual/card-context.js';
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { NoCardError, NoReaderError, PcscServiceError } from '../transport/pcsc/errors.js';
 import { openPcscCard } from '../transport/pcsc/pcsc-transport.js';
 import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
 
@@ -34,6 +38,28 @@ export function parseFaults(names: string[] | undefined): CardFault[] {
   const unknown = faults.filter((f) => !CARD_FAULTS.includes(f as CardFault));
   if (unknown.length > 0) throw new UsageError(`unknown fault ${unknown.join(', ')}; known: ${CARD_FAULTS.join(', ')}`);
   return faults as CardFault[];
+}
+
+/** Where the embedded virtual card lives when no card is present and none was named. */
+export function defaultVirtualCardFile(env: NodeJS.ProcessEnv = process.env): string {
+  const stateHome = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(stateHome, 'piv-enroll', 'virtual-card.json');
+}
+
+/**
+ * Like openCard, but when no card was named and no reader holds one (or pcscd is absent), falls back to
+ * the embedded virtual card in `fallbackFile`, and says so in `fallbackReason`.
+ */
+export async function openCardOrVirtual(selection: CardSelection, fallbackFile = defaultVirtualCardFile()): Promise<OpenedCard & { fallbackReason?: string }> {
+  if (selection.virtual !== undefined || selection.reader !== undefined) return openCard(selection);
+  try {
+    return await openCard(selection);
+  } catch (error) {
+    if (!(error instanceof PcscServiceError || error instanceof NoReaderError || error instanceof NoCardError)) throw error;
+    await mkdir(dirname(fallbackFile), { recursive: true, mode: 0o700 });
+    const opened = await openCard({ ...selection, virtual: fallbackFile });
+    return { ...opened, fallbackReason: `no card found (${error.message.split(':')[0]}): using the embedded virtual card in ${fallbackFile} (test-only)` };
+  }
 }
 
 export async function openCard(selection: CardSelection): Promise<OpenedCard> {

@@ -107,7 +107,7 @@ describe('enrollment on the in-process virtual card', () => {
     await enroll(card, options({ algorithm: keyAlgorithmByName('ECCP256')! }));
     const again = options({ secrets: { pin: NEW_PIN } });
     const refused = await plan(card, again);
-    expect(refused.errors).toEqual([expect.stringMatching(/slot 9C already holds a ECCP256 key \(imported\) with certificate CN=gofish543: give --force/)]);
+    expect(refused.errors).toEqual([expect.stringMatching(/slot 9C already holds an ECCP256 key \(imported\) with certificate CN=gofish543: give --force/)]);
     const forced = await enroll(card, { ...again, force: true });
     expect(forced.algorithm).toBe('RSA2048');
   });

@@ -133,12 +133,12 @@ export async function applyEnrollment(
   const files: string[] = [];
   switch (plan.key.action) {
     case 'generate-on-card':
-      progress('key', `generating a ${algorithm.name} key on the card in slot ${slotName}`);
+      progress('key', `generating an ${algorithm.name} key on the card in slot ${slotName}`);
       publicKey = await session.generateKey(slot, algorithm, policy);
       attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
       break;
     case 'import-host-key': {
-      progress('key', `making a ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
+      progress('key', `making an ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
       const pair = deps.generateKeyPair(algorithm);
       if (options.backupKey) {
         await writeKeyBackup(options.backupKey, pair.privateKey, options.secrets.keyPassphrase!);

@@ -57,7 +57,7 @@ export function missingInputs(options: EnrollOptions, inspection: CardInspection
 
 function describeSlotContent(inspection: CardInspection): string {
   const { slot } = inspection;
-  const key = slot.keyAlgorithm ? `a ${slot.keyAlgorithm.name} key${slot.keyOrigin ? ` (${slot.keyOrigin})` : ''}` : 'a key';
+  const key = slot.keyAlgorithm ? `an ${slot.keyAlgorithm.name} key${slot.keyOrigin ? ` (${slot.keyOrigin})` : ''}` : 'a key';
   return slot.certificateSubject ? `${key} with certificate ${slot.certificateSubject}` : `${key} without a certificate`;
 }
 
@@ -147,8 +147,8 @@ export function describePlan(plan: EnrollmentPlan): string[] {
   const touch = plan.key.touchPolicy === TOUCH_POLICY.DEFAULT ? TOUCH_POLICY.NEVER : plan.key.touchPolicy;
   const policies = `PIN policy ${pinPolicyName(effectivePinPolicy(plan.slot, plan.key.pinPolicy))}, touch policy ${touchPolicyName(touch)}`;
   const keyLine: Record<KeyAction, string> = {
-    'generate-on-card': `• Generate a ${plan.key.algorithm.name} key on the card in slot ${slot} (${policies}) and save its attestation`,
-    'import-host-key': `• Make a ${plan.key.algorithm.name} key on this computer and import it into slot ${slot} (${policies}); no copy is kept unless --backup-key`,
+    'generate-on-card': `• Generate an ${plan.key.algorithm.name} key on the card in slot ${slot} (${policies}) and save its attestation`,
+    'import-host-key': `• Make an ${plan.key.algorithm.name} key on this computer and import it into slot ${slot} (${policies}); no copy is kept unless --backup-key`,
     'import-file': `• Import the ${plan.key.algorithm.name} key from the file into slot ${slot} (${policies})`,
     'keep-existing': `• Keep the ${plan.key.algorithm.name} key already in slot ${slot}`,
   };

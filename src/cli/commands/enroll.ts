@@ -1,0 +1,302 @@
+/**
+ * `piv-enroll enroll`: flags, environment and files fill one EnrollOptions; on a terminal the wizard asks
+ * for what is left, otherwise every missing input is reported at once. The plan is shown (and confirmed,
+ * interactively), then applied as a task list.
+ */
+import { UsageError, PivEnrollError } from '../../errors.js';
+import { parseDistinguishedName } from '../../operations/distinguished-name.js';
+import { applyEnrollment, certificatePem, publicKeyPem, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
+import { inspectCard, type CardInspection } from '../../operations/enroll/inspect.js';
+import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
+import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
+import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
+import { keyAlgorithmByName } from '../../spec/algorithms.js';
+import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
+import { parseSlot } from '../../spec/references.js';
+import type { HashName } from '../../crypto/pkcs1.js';
+import type { Output } from '../output.js';
+import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
+import { parseManagementKey, secretFrom } from '../secrets.js';
+
+export interface EnrollFlags extends CardSelection {
+  slot?: string;
+  algorithm?: string;
+  pinPolicy?: string;
+  touchPolicy?: string;
+  keySource?: string;
+  import?: string;
+  backupKey?: string;
+  subject?: string;
+  user?: string;
+  validDays?: string;
+  hash?: string;
+  comment?: string;
+  out?: string;
+  force?: boolean;
+  keepDefaultCredentials?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  pinFile?: string;
+  newPinFile?: string;
+  pukFile?: string;
+  newPukFile?: string;
+  managementKeyFile?: string;
+  passphraseFile?: string;
+}
+
+export interface EnrollEnvironment {
+  env: NodeJS.ProcessEnv;
+  /** A person can answer questions (a terminal, and no --yes). */
+  interactive: boolean;
+  prompter: Prompter;
+  /** Where the embedded virtual card lives when no card is found. */
+  fallbackVirtualCard?: string;
+}
+
+/** Plan errors: exit status 2 when only inputs are missing (a usage problem), 1 otherwise. */
+export class EnrollmentPlanError extends PivEnrollError {
+  override readonly exitCode: number;
+  constructor(readonly problems: string[]) {
+    super(`cannot enroll:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.exitCode = problems.every((p) => p.startsWith('missing:')) ? 2 : 1;
+  }
+}
+
+const CERTIFICATE_HASHES: readonly HashName[] = ['sha256', 'sha384', 'sha512'];
+
+function checkPinValue(value: string): string | undefined {
+  const length = new TextEncoder().encode(value).length;
+  if (length < 6 || length > 8) return 'a PIN or PUK is 6 to 8 characters';
+  if (value === '123456' || value === '12345678') return 'that is the factory default';
+  return undefined;
+}
+
+/** Flags (and environment, files) → options. Everything that can be checked without a card is checked here. */
+export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv): Promise<EnrollOptions> {
+  const problems: string[] = [];
+  const slot = flags.slot === undefined ? DEFAULT_SLOT : parseSlot(flags.slot);
+  if (slot === undefined) problems.push(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
+  const algorithm = keyAlgorithmByName(flags.algorithm ?? 'RSA2048');
+  if (!algorithm) problems.push(`--algorithm takes RSA1024, RSA2048, RSA3072, RSA4096, ECCP256, ECCP384 or ED25519, not "${flags.algorithm}"`);
+  const pinPolicy = flags.pinPolicy === undefined ? PIN_POLICY.DEFAULT : parsePinPolicy(flags.pinPolicy);
+  if (pinPolicy === undefined) problems.push(`--pin-policy takes default, never, once or always, not "${flags.pinPolicy}"`);
+  const touchPolicy = flags.touchPolicy === undefined ? TOUCH_POLICY.DEFAULT : parseTouchPolicy(flags.touchPolicy);
+  if (touchPolicy === undefined) problems.push(`--touch-policy takes default, never, always or cached, not "${flags.touchPolicy}"`);
+  let keySource: KeySource = { kind: 'host' };
+  if (flags.import !== undefined) {
+    if (flags.keySource !== undefined) problems.push('--import and --key-source each choose where the key comes from: give one');
+    keySource = { kind: 'import', file: flags.import };
+  } else if (flags.keySource === 'card') keySource = { kind: 'card' };
+  else if (flags.keySource !== undefined && flags.keySource !== 'host') problems.push(`--key-source takes host or card, not "${flags.keySource}"`);
+  if (flags.backupKey !== undefined && keySource.kind !== 'host') problems.push('--backup-key only applies to a key made on this computer (--key-source host)');
+  const validDays = flags.validDays === undefined ? DEFAULT_VALID_DAYS : Number(flags.validDays);
+  if (!Number.isInteger(validDays) || validDays < 1 || validDays > 36500) problems.push(`--valid-days takes a whole number of days from 1 to 36500, not "${flags.validDays}"`);
+  const hash = (flags.hash ?? 'sha256').toLowerCase().replace('-', '') as HashName;
+  if (!CERTIFICATE_HASHES.includes(hash)) problems.push(`--hash takes SHA256, SHA384 or SHA512, not "${flags.hash}"`);
+  if (flags.subject !== undefined && flags.user !== undefined) problems.push('--subject and --user both name the certificate subject: give one');
+  let subject: EnrollOptions['subject'] = [];
+  try {
+    if (flags.subject !== undefined) subject = parseDistinguishedName(flags.subject);
+    else if (flags.user !== undefined) subject = parseDistinguishedName(`CN=${flags.user.replace(/([,+"\\<>;=])/g, '\\$1')}`);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    problems.push(error.message);
+  }
+  const secrets: EnrollOptions['secrets'] = {};
+  const read = async (file: string | undefined, name: string, what: string): Promise<string | undefined> => {
+    try {
+      return await secretFrom(file, name, what, env);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    }
+  };
+  secrets.pin = await read(flags.pinFile, 'PIV_PIN', 'the PIN');
+  secrets.newPin = await read(flags.newPinFile, 'PIV_NEW_PIN', 'the new PIN');
+  secrets.puk = await read(flags.pukFile, 'PIV_PUK', 'the PUK');
+  secrets.newPuk = await read(flags.newPukFile, 'PIV_NEW_PUK', 'the new PUK');
+  secrets.keyPassphrase = await read(flags.passphraseFile, 'PIV_KEY_PASSPHRASE', 'the key passphrase');
+  const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
+  if (managementKey !== undefined) {
+    try {
+      secrets.managementKey = parseManagementKey(managementKey);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  for (const [value, what] of [[secrets.newPin, 'the new PIN'], [secrets.newPuk, 'the new PUK']] as const) {
+    const problem = value === undefined ? undefined : checkPinValue(value);
+    if (problem) problems.push(`${what}: ${problem}`);
+  }
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return {
+    card: { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.faults },
+    slot: slot!,
+    algorithm: algorithm!,
+    pinPolicy: pinPolicy!,
+    touchPolicy: touchPolicy!,
+    keySource,
+    backupKey: flags.backupKey,
+    subject,
+    validDays,
+    hash,
+    comment: flags.comment ?? '',
+    outDir: flags.out,
+    force: flags.force ?? false,
+    keepDefaultCredentials: flags.keepDefaultCredentials ?? false,
+    secrets,
+  };
+}
+
+/** Interactive only: asks for what the plan still needs. */
+async function askForMissing(options: EnrollOptions, inspection: CardInspection, prompter: Prompter): Promise<void> {
+  if (options.subject.length === 0) {
+    const user = (await prompter.input('Who is this card for (user name, goes into the certificate as CN)?')).trim();
+    if (user !== '') options.subject = parseDistinguishedName(`CN=${user.replace(/([,+"\\<>;=])/g, '\\$1')}`);
+  }
+  const { secrets } = options;
+  for (const missing of missingInputs(options, inspection)) {
+    if (missing.startsWith('the PIN')) secrets.pin = await prompter.password('PIN:');
+    else if (missing.startsWith('a new PIN')) {
+      prompter.say('The card still has the factory-default PIN: choose the user\'s PIN (6 to 8 characters).');
+      secrets.newPin = await askNewSecret(prompter, 'PIN', checkPinValue);
+    } else if (missing.startsWith('a new PUK')) {
+      prompter.say('The card still has the factory-default PUK: choose a PUK (6 to 8 characters), kept by IT to unblock the PIN.');
+      secrets.newPuk = await askNewSecret(prompter, 'PUK', checkPinValue);
+    } else if (missing.startsWith('the management key')) secrets.managementKey = parseManagementKey(await prompter.password('Management key (hex):'));
+    else if (missing.startsWith('a passphrase')) secrets.keyPassphrase = await askNewSecret(prompter, 'backup passphrase', (v) => (v.length < 8 ? 'at least 8 characters' : undefined));
+  }
+}
+
+function defaultComment(options: EnrollOptions, serial: number | undefined): string {
+  const cn = options.subject.find((a) => a.type === 'CN')?.value ?? 'piv';
+  return `${cn.replace(/\s+/g, '_')}@piv${serial !== undefined ? `-${serial}` : ''}-${options.slot.toString(16)}`;
+}
+
+export function enrollmentJson(result: EnrollmentResult): Record<string, unknown> {
+  return {
+    card: result.card,
+    serial: result.serial ?? null,
+    slot: result.slot,
+    algorithm: result.algorithm,
+    keySource: result.keyAction,
+    fingerprint: result.fingerprint,
+    authorizedKey: result.authorizedKey,
+    publicKeyPem: publicKeyPem(result.publicKey),
+    certificate: { ...result.certificate, pem: certificatePem(result.certificateDer) },
+    attestation: result.attestationDer ? certificatePem(result.attestationDer) : null,
+    chuidGuid: result.chuidGuid,
+    hardened: result.hardened,
+    verification: result.verification,
+    files: result.files,
+  };
+}
+
+function summary(result: EnrollmentResult): string {
+  const lines = [
+    `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
+    `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
+    'Signatures made by the card:',
+    ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : 'BAD '} ${c.algorithm}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
+    '',
+    'authorized_keys line:',
+    result.authorizedKey,
+  ];
+  if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));
+  return lines.join('\n');
+}
+
+const STEP_TITLES: Array<[StepName[], string]> = [
+  [['harden', 'authenticate'], 'Credentials'],
+  [['key'], 'Key'],
+  [['certificate'], 'Certificate and CHUID'],
+  [['export'], 'Export'],
+  [['verify'], 'Verify signatures'],
+];
+
+/** Runs the apply step under a listr2 task list whose tasks follow the progress events. */
+async function withTaskList<T>(json: boolean, interactive: boolean, run: (progress: (step: StepName, message: string) => void) => Promise<T>): Promise<T> {
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  type Gate = { resolve: () => void; reject: (e: unknown) => void; promise: Promise<void>; output?: (m: string) => void };
+  const gates: Gate[] = STEP_TITLES.map(() => {
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    promise.catch(() => undefined);
+    return { resolve, reject, promise };
+  });
+  let current = -1;
+  const advance = (to: number): void => {
+    for (let i = Math.max(current, 0); i < to; i++) gates[i]!.resolve();
+    current = Math.max(current, to);
+  };
+  const list = new Listr(
+    STEP_TITLES.map(([, title], index) => ({
+      title,
+      task: async (_ctx: unknown, task: { output: string }) => {
+        gates[index]!.output = (m) => (task.output = m);
+        await gates[index]!.promise;
+      },
+    })),
+    {
+      concurrent: false,
+      exitOnError: true,
+      renderer: json ? 'silent' : interactive ? 'default' : 'simple',
+      // Progress goes to stderr: stdout carries the result (and nothing else, with --json).
+      rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
+    },
+  );
+  const listing = list.run().catch(() => undefined);
+  try {
+    const result = await run((step, message) => {
+      const index = STEP_TITLES.findIndex(([steps]) => steps.includes(step));
+      if (index > current) advance(index);
+      gates[index]?.output?.(message);
+    });
+    advance(STEP_TITLES.length);
+    await listing;
+    return result;
+  } catch (error) {
+    gates[Math.max(current, 0)]!.reject(error);
+    await listing;
+    throw error;
+  }
+}
+
+export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
+  const options = await optionsFromFlags(flags, environment.env);
+  const interactive = environment.interactive && !flags.yes;
+  const card = await openCardOrVirtual(options.card, environment.fallbackVirtualCard);
+  try {
+    if (card.fallbackReason) output.notice(card.fallbackReason);
+    else if (card.createdVirtualCard) output.notice(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
+    const inspection = await card.session.transaction(() => inspectCard(card.session, options.slot));
+    if (interactive) await askForMissing(options, inspection, environment.prompter);
+    if (options.subject.length === 0) {
+      const planned = planEnrollment(options, inspection);
+      throw new EnrollmentPlanError(['missing: the certificate subject (--user NAME or --subject "CN=…")', ...planned.errors]);
+    }
+    if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
+    const { plan, errors } = planEnrollment(options, inspection);
+    if (!plan) throw new EnrollmentPlanError(errors);
+    if (!flags.json) output.notice(describePlan(plan).join('\n'));
+    if (interactive && !(await environment.prompter.confirm('Enroll the card as planned?', true))) {
+      output.notice('Nothing was changed.');
+      return 1;
+    }
+    const result = await card.session.transaction(() =>
+      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(card.session, inspection, plan, options, progress)),
+    );
+    output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
+    return 0;
+  } finally {
+    await card.close();
+  }
+}
+
+export const defaultEnrollEnvironment = (yes: boolean | undefined): EnrollEnvironment => ({
+  env: process.env,
+  interactive: !yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.CI !== 'true',
+  prompter: terminalPrompter,
+});
