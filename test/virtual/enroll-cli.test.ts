@@ -1,0 +1,133 @@
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { runEnroll, type EnrollEnvironment } from '../../src/cli/commands/enroll.js';
+import type { Output } from '../../src/cli/output.js';
+import type { Prompter } from '../../src/cli/prompter.js';
+import { PivSession } from '../../src/piv/session.js';
+import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
+import { run } from '../support/run.js';
+
+const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
+const scratch = () => mkdtempSync(join(tmpdir(), 'piv-enroll-cli-'));
+
+function captured(): Output & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, result: (t) => out.push(t), notice: (t) => err.push(t), error: (t) => err.push(t) };
+}
+
+/** A scripted person at the terminal: answers in order, and records every question. */
+function scriptedPrompter(answers: Array<string | boolean>): Prompter & { asked: string[] } {
+  const asked: string[] = [];
+  const next = (question: string): string | boolean => {
+    asked.push(question);
+    if (answers.length === 0) throw new Error(`unexpected question: ${question}`);
+    return answers.shift()!;
+  };
+  return {
+    asked,
+    input: async (m) => String(next(m)),
+    password: async (m) => String(next(m)),
+    confirm: async (m) => Boolean(next(m)),
+    say: (t) => asked.push(`(said) ${t}`),
+  };
+}
+
+async function pinIsDefault(file: string): Promise<boolean> {
+  const session = await PivSession.open((await openVirtualCard({ file })).transport);
+  return (await session.getPinMetadata()).isDefault;
+}
+
+describe('piv-enroll enroll (command line)', () => {
+  test('--yes with secrets in the environment: exit 0, one JSON object on stdout, files written', async () => {
+    const dir = scratch();
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', join(dir, 'card.json'), '--user', 'gofish543', '--algorithm', 'ECCP256', '--out', join(dir, 'out'), '--yes', '--json'], {
+      env: { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json).toMatchObject({ slot: '9C', algorithm: 'ECCP256', keySource: 'import-host-key', hardened: { pin: true, puk: true, managementKey: 'AES192' } });
+    expect(json.verification).toEqual([{ algorithm: 'ecdsa-sha2-nistp256', path: 'apdu', legacy: false, valid: true }]);
+    expect(new X509Certificate(readFileSync(join(dir, 'out', 'piv-9c-cert.pem'))).subject).toBe('CN=gofish543');
+    expect(readFileSync(join(dir, 'out', 'piv-9c.pub'), 'utf8').trim()).toBe(json.authorizedKey);
+    expect(result.stdout + result.stderr).not.toContain('24681357'); // the PIN never shows
+  });
+
+  test('--yes with nothing given: every missing input listed at once, exit 2, the card untouched', async () => {
+    const file = join(scratch(), 'card.json');
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--yes'], { env: { PIV_NEW_PIN: '', PIV_NEW_PUK: '' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('missing: the certificate subject (--user NAME or --subject "CN=…")');
+    expect(result.stderr).toContain('missing: a new PIN (PIV_NEW_PIN or --new-pin-file)');
+    expect(result.stderr).toContain('missing: a new PUK (PIV_NEW_PUK or --new-puk-file)');
+    expect(await pinIsDefault(file)).toBe(true);
+  });
+
+  test('bad flags are all reported at once, before any card is touched', async () => {
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', '/nonexistent/dir/card.json', '--slot', '9f', '--algorithm', 'DSA', '--hash', 'MD5', '--valid-days', '0', '--subject', 'CN=a,XX=b', '--yes']);
+    expect(result.code).toBe(2);
+    for (const problem of ['--slot takes', '--algorithm takes', '--hash takes', '--valid-days takes', 'unknown attribute type "XX"']) expect(result.stderr).toContain(problem);
+  });
+
+  test('a secret file that others can read is refused', async () => {
+    const dir = scratch();
+    const pinFile = join(dir, 'pin');
+    writeFileSync(pinFile, '24681357\n');
+    chmodSync(pinFile, 0o644);
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', join(dir, 'card.json'), '--user', 'x', '--new-pin-file', pinFile, '--yes']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/can be read by other users: chmod 600/);
+    expect(result.stderr).not.toContain('24681357');
+  });
+
+  test('a wrong PIN shows the tries left and leaves the card usable', async () => {
+    const dir = scratch();
+    const file = join(dir, 'card.json');
+    const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+    expect((await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env })).code).toBe(0);
+    const wrong = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--slot', '9a', '--yes'], { env: { PIV_PIN: '11111111' } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong PIN, 2 attempts left/);
+    const right = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--slot', '9a', '--yes'], { env: { PIV_PIN: '24681357' } });
+    expect(right.code, right.stderr).toBe(0);
+  });
+
+  test('wizard: asks only for what is missing, new PIN typed twice (a mismatch is caught), plan confirmed', async () => {
+    const file = join(scratch(), 'card.json');
+    const prompter = scriptedPrompter(['gofish543', '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
+    const environment: EnrollEnvironment = { env: {}, interactive: true, prompter };
+    const output = captured();
+    expect(await runEnroll({ virtual: file, algorithm: 'ECCP256' }, output, environment)).toBe(0);
+    expect(prompter.asked.filter((q) => !q.startsWith('(said)'))).toEqual([
+      'Who is this card for (user name, goes into the certificate as CN)?',
+      'New PIN:',
+      'New PIN again:',
+      'New PIN:',
+      'New PIN again:',
+      'New PUK:',
+      'New PUK again:',
+      'Enroll the card as planned?',
+    ]);
+    expect(prompter.asked).toContain('(said) The two PINs differ; try again.');
+    expect(output.out.join('\n')).toMatch(/Enrolled virtual card .* slot 9C: ECCP256/);
+    expect(await pinIsDefault(file)).toBe(false);
+  });
+
+  test('wizard: declining the plan changes nothing', async () => {
+    const file = join(scratch(), 'card.json');
+    const prompter = scriptedPrompter(['ana', '24681357', '24681357', '97531864', '97531864', false]);
+    const output = captured();
+    expect(await runEnroll({ virtual: file }, output, { env: {}, interactive: true, prompter })).toBe(1);
+    expect(output.err.join('\n')).toMatch(/Nothing was changed/);
+    expect(await pinIsDefault(file)).toBe(true);
+  });
+
+  test('a bare piv-enroll without a terminal explains itself instead of waiting for answers', async () => {
+    const result = await run(process.execPath, [CLI]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Usage: piv-enroll[\s\S]*enroll/);
+  });
+});
