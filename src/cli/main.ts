@@ -92,6 +92,15 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runEnroll({ ...flags, ...cardSelection(flags) } as never, output, defaultEnrollEnvironment(flags.yes as boolean | undefined)));
     });
 
+  addCardOptions(program.command('export').description('print the public key of a slot (like `ssh-keygen -D … -e`), as ssh, pem or its certificate'))
+    .option('--slot <slot>', 'PIV slot', '9c')
+    .option('--format <format>', 'ssh (an authorized_keys line), pem (the public key), certificate', 'ssh')
+    .option('--comment <text>', 'comment of the ssh line')
+    .action(async (flags: CardFlags & { slot: string; format: string; comment?: string }) => {
+      const { runExport } = await import('./commands/export.js');
+      setExit(await runExport({ ...flags, ...cardSelection(flags) }, output));
+    });
+
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard
     .command('serve')

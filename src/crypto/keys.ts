@@ -152,18 +152,12 @@ function modInverse(a: bigint, m: bigint): bigint {
   return ((oldS % m) + m) % m;
 }
 
-/**
- * Rebuilds a full RSA private key from the CRT parts a PIV import carries (p, q, dP, dQ, qInv and e).
- * Throws if the parts are inconsistent, which a real card would also refuse.
- */
-export function rsaPrivateKeyFromCrt(parts: RsaCrtComponents): KeyObject {
-  const [p, q, e] = [toBig(parts.p), toBig(parts.q), toBig(parts.e)];
+/** A full RSA private key from its primes and public exponent; every CRT part computed here. */
+export function rsaPrivateKeyFromPrimes(primeP: Uint8Array, primeQ: Uint8Array, exponent: Uint8Array): KeyObject {
+  const [p, q, e] = [toBig(primeP), toBig(primeQ), toBig(exponent)];
   if (p < 3n || q < 3n) throw new RangeError('RSA primes missing');
   const n = p * q;
   const d = modInverse(e, (p - 1n) * (q - 1n));
-  if (d % (p - 1n) !== toBig(parts.dp) || d % (q - 1n) !== toBig(parts.dq) || modInverse(q, p) !== toBig(parts.qi)) {
-    throw new RangeError('RSA CRT components are inconsistent');
-  }
   const jwk = {
     kty: 'RSA',
     n: b64u(fromBig(n)),
@@ -176,6 +170,18 @@ export function rsaPrivateKeyFromCrt(parts: RsaCrtComponents): KeyObject {
     qi: b64u(fromBig(modInverse(q, p))),
   };
   return createPrivateKey({ key: jwk, format: 'jwk' });
+}
+
+/**
+ * Rebuilds a full RSA private key from the CRT parts a PIV import carries (p, q, dP, dQ, qInv and e).
+ * Throws if the parts are inconsistent, which a real card would also refuse.
+ */
+export function rsaPrivateKeyFromCrt(parts: RsaCrtComponents): KeyObject {
+  const key = rsaPrivateKeyFromPrimes(parts.p, parts.q, parts.e);
+  const full = rsaPrivateComponents(key);
+  const same = (a: Uint8Array, b: Uint8Array): boolean => toBig(a) === toBig(b);
+  if (!same(full.dp, parts.dp) || !same(full.dq, parts.dq) || !same(full.qi, parts.qi)) throw new RangeError('RSA CRT components are inconsistent');
+  return key;
 }
 
 export function ecPrivateScalar(key: KeyObject, curve: 'P-256' | 'P-384'): Uint8Array {

@@ -6,7 +6,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import sshpk from 'sshpk';
-import { okpPrivateKeyFromRaw } from '../crypto/keys.js';
+import { okpPrivateKeyFromRaw, rsaPrivateKeyFromPrimes } from '../crypto/keys.js';
 import { PivEnrollError, UsageError } from '../errors.js';
 
 export class KeyFileError extends PivEnrollError {}
@@ -48,7 +48,10 @@ function readOpenSshKey(text: string, path: string, passphrase?: string): KeyObj
     throw new KeyFileError(`${path} is an OpenSSH private key piv-enroll cannot read (${(error as Error).message})`);
   }
   // sshpk writes Ed25519 as PKCS#8 v2 with the public key attached, which OpenSSL 3 does not decode: use the seed.
-  if (key.type === 'ed25519') return okpPrivateKeyFromRaw('ed25519', new Uint8Array((key.part as unknown as Record<string, { data: Buffer }>).k!.data));
+  const part = (name: string): Uint8Array => new Uint8Array((key.part as unknown as Record<string, { data: Buffer }>)[name]!.data);
+  if (key.type === 'ed25519') return okpPrivateKeyFromRaw('ed25519', part('k'));
+  // OpenSSH keeps no dP/dQ and sshpk then writes them as zero: rebuild RSA keys from their primes.
+  if (key.type === 'rsa') return rsaPrivateKeyFromPrimes(part('p'), part('q'), part('e'));
   return createPrivateKey({ key: key.toBuffer('pkcs8', {}), format: 'pem' });
 }
 

@@ -30,6 +30,7 @@ export function run(command: string, args: string[], options: { input?: string; 
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => undefined); // a program may exit before reading its input
     child.stdin.end(options.input ?? '');
   });
 }
