@@ -33,7 +33,7 @@ function addCardOptions(command: Command): Command {
     .option('--virtual <file>', 'use the embedded virtual YubiKey kept in FILE (created if missing; test-only)')
     .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
-    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature').argParser(collect).hideHelp());
+    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space').argParser(collect).hideHelp());
 }
 
 interface CardFlags {
@@ -109,7 +109,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .requiredOption('--state <file>', 'card state file (created factory-fresh if missing; mode 0600)')
     .option('--firmware <version>', 'firmware of a card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a card being created').argParser(parseSerial))
-    .addOption(new Option('--fault <name>', 'make the card misbehave (repeatable): corrupt-signature, drop-mid-command').argParser(collect))
+    .addOption(new Option('--fault <name>', 'make the card misbehave (repeatable): corrupt-signature, wrong-certificate, drop-mid-command, no-space').argParser(collect))
     .option('--verbose', 'trace APDUs (PIN, PUK, management key and private keys redacted)')
     .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; fault?: string[]; verbose?: boolean }) => {
       const { runServe } = await import('./commands/virtual-card-serve.js');

@@ -131,3 +131,28 @@ describe('piv-enroll enroll (command line)', () => {
     expect(result.stdout).toMatch(/Usage: piv-enroll[\s\S]*enroll/);
   });
 });
+
+describe('enroll, interrupted after the key went in', () => {
+  test('a failed certificate write (no-space fault) leaves a half-done slot; the next run finishes it with the same key', async () => {
+    const file = join(scratch(), 'card.json');
+    const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+    const failed = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--fault', 'no-space', '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/writing object 5FC10A: the card has no room for it/);
+    const resumed = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes', '--json'], { env: { PIV_PIN: '24681357' } });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/from an unfinished enrollment: it will be certified and finished/);
+    const json = JSON.parse(resumed.stdout);
+    expect(json.keySource).toBe('keep-existing');
+    const exported = await run(process.execPath, [CLI, 'export', '--virtual', file]);
+    expect(exported.stdout.trim()).toBe(json.authorizedKey.split(' ').slice(0, 2).join(' '));
+  });
+
+  test('a certificate that does not hold the slot key (wrong-certificate fault) is reported by status', async () => {
+    const file = join(scratch(), 'card.json');
+    const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+    expect((await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env })).code).toBe(0);
+    const status = await run(process.execPath, [CLI, 'status', '--virtual', file, '--fault', 'wrong-certificate']);
+    expect(status.stdout).toMatch(/Slot 9C:[\s\S]*WARNING: the certificate does not hold the key in this slot/);
+  });
+});

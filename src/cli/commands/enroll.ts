@@ -280,7 +280,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
     const { plan, errors } = planEnrollment(options, inspection);
     if (!plan) throw new EnrollmentPlanError(errors);
-    if (!flags.json) output.notice(describePlan(plan).join('\n'));
+    output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
     if (interactive && !(await environment.prompter.confirm('Enroll the card as planned?', true))) {
       output.notice('Nothing was changed.');
       return 1;

@@ -24,9 +24,15 @@ export interface CardDependencies {
   generateKeyPair(algorithm: KeyAlgorithmInfo): { privateKey: KeyObject; publicKey: KeyObject };
 }
 
-/** Faults a test can switch on to make the card misbehave like broken hardware or drivers. */
-export type CardFault = 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command';
-export const CARD_FAULTS: readonly CardFault[] = ['corrupt-signature', 'wrong-certificate', 'drop-mid-command'];
+/**
+ * Faults a test can switch on to make the card misbehave like broken hardware or drivers:
+ * corrupt-signature — signatures that parse but do not verify (like a faulty minidriver);
+ * wrong-certificate — a slot's certificate, when read, holds another key (the attestation key's);
+ * drop-mid-command — the card vanishes in the middle of a chained command (vpcd bridge only);
+ * no-space — writing a certificate fails with 6A84, as on a card whose storage is full.
+ */
+export type CardFault = 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command' | 'no-space';
+export const CARD_FAULTS: readonly CardFault[] = ['corrupt-signature', 'wrong-certificate', 'drop-mid-command', 'no-space'];
 
 /** Security state that a real card loses at power-off, reset, or a new SELECT. */
 export interface VolatileState {

@@ -71,8 +71,17 @@ export const getData: InstructionHandler = (ctx, cmd) => {
   const content = ctx.state.objects[objectKey(id)];
   if (content === undefined) throw new CardStatus(SW.FILE_NOT_FOUND, 'object not found');
   if (PIN_PROTECTED_OBJECTS.has(id)) ctx.requirePin();
+  if (ctx.faults.has('wrong-certificate') && isSlotCertificate(id)) {
+    const other = ctx.state.objects[objectKey(OBJECT.ATTESTATION_CERTIFICATE)];
+    if (other !== undefined) return encodeTlv(TAG_DATA_OBJECT, fromHex(other));
+  }
   return encodeTlv(TAG_DATA_OBJECT, fromHex(content));
 };
+
+/** Certificate objects of key slots (9A, 9C, 9D, 9E, retired), not the attestation one. */
+function isSlotCertificate(id: number): boolean {
+  return id === OBJECT.CERT_AUTHENTICATION || id === OBJECT.CERT_SIGNATURE || id === OBJECT.CERT_KEY_MANAGEMENT || id === OBJECT.CERT_CARD_AUTHENTICATION || (id >= 0x5fc10d && id <= 0x5fc120);
+}
 
 /** Valid object ids to write: the PIV 5FC1xx range and Yubico's 5FFFxx range. */
 function isWritableObject(id: number): boolean {
@@ -95,6 +104,7 @@ export const putData: InstructionHandler = (ctx, cmd) => {
   ctx.requireManagementKey();
   const content = tlvs[1]!.value;
   if (content.length > MAX_OBJECT_SIZE) throw new CardStatus(SW.NOT_ENOUGH_MEMORY, 'object too large');
+  if (ctx.faults.has('no-space') && content.length > 0 && isSlotCertificate(id)) throw new CardStatus(SW.NOT_ENOUGH_MEMORY, 'fault: no space');
   if (content.length === 0) delete ctx.state.objects[objectKey(id)];
   else ctx.state.objects[objectKey(id)] = toHex(content);
   ctx.markChanged();
