@@ -28,6 +28,8 @@ export interface CardSelection {
 
 export interface OpenedCard {
   session: PivSession;
+  /** The PC/SC reader, when the card is in one (PKCS#11 modules can reach it there, once we let go). */
+  readerName?: string;
   /** Set when a virtual card file was created just now. */
   createdVirtualCard?: string;
   close(): Promise<void>;
@@ -75,7 +77,7 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
     }
     const transport = await openPcscCard(selection.reader);
     try {
-      return { session: await PivSession.open(transport), close: () => transport.close() };
+      return { session: await PivSession.open(transport), readerName: transport.name, close: () => transport.close() };
     } catch (error) {
       await transport.close();
       throw error;

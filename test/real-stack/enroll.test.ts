@@ -33,6 +33,13 @@ describe.skipIf(!inject('benchReady'))('piv-enroll enroll through pcscd, then Op
     sshd = undefined;
   });
 
+  test('a card that returns bad signatures is stopped before it leaves the desk', async () => {
+    card = await serveCard({ faults: ['corrupt-signature'] });
+    const enrolled = await run(process.execPath, [CLI, 'enroll', '--reader', 'Yubico YubiKey', '--user', 'gofish543', '--yes'], { env: ENV });
+    expect(enrolled.code).toBe(1);
+    expect(enrolled.stderr).toMatch(/invalid signature[\s\S]*Server refused public-key signature despite accepting key/);
+  });
+
   test.each([
     ['host', ['--key-source', 'host'], ['rsa-sha2-256', 'rsa-sha2-512']],
     ['card', ['--key-source', 'card', '--algorithm', 'ECCP256'], ['ecdsa-sha2-nistp256']],
@@ -48,6 +55,9 @@ describe.skipIf(!inject('benchReady'))('piv-enroll enroll through pcscd, then Op
     const result = JSON.parse(enrolled.stdout);
     expect(result.card).toBe(READER);
     expect(result.verification.filter((c: { legacy: boolean }) => !c.legacy).every((c: { valid: boolean }) => c.valid)).toBe(true);
+    // The card's signatures were checked through raw APDUs and through both PKCS#11 modules.
+    const paths = result.verification.map((c: { path: string; module?: string; valid: boolean; legacy: boolean }) => `${c.module ?? c.path}:${c.valid || c.legacy}`);
+    expect(new Set(paths)).toEqual(new Set(['apdu:true', 'opensc:true', 'ykcs11:true']));
     const keyPart = result.authorizedKey.split(' ').slice(0, 2).join(' ');
 
     // OpenSC sees the same key that piv-enroll exported (the `ssh-keygen -D` step), and so does `piv-enroll export`.

@@ -5,11 +5,13 @@
  */
 import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
-import { applyEnrollment, certificatePem, publicKeyPem, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
+import { applyEnrollment, certificatePem, EnrollmentError, publicKeyPem, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
 import { inspectCard, type CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
 import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
+import { findPkcs11Modules, verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
+import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
 import { parseSlot } from '../../spec/references.js';
@@ -174,7 +176,7 @@ function defaultComment(options: EnrollOptions, serial: number | undefined): str
   return `${cn.replace(/\s+/g, '_')}@piv${serial !== undefined ? `-${serial}` : ''}-${options.slot.toString(16)}`;
 }
 
-export function enrollmentJson(result: EnrollmentResult): Record<string, unknown> {
+export function enrollmentJson(result: EnrollmentResult & { notes?: string[] }): Record<string, unknown> {
   return {
     card: result.card,
     serial: result.serial ?? null,
@@ -190,19 +192,21 @@ export function enrollmentJson(result: EnrollmentResult): Record<string, unknown
     hardened: result.hardened,
     verification: result.verification,
     files: result.files,
+    notes: result.notes ?? [],
   };
 }
 
-function summary(result: EnrollmentResult): string {
+function summary(result: EnrollmentResult & { notes?: string[] }): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
     `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
     'Signatures made by the card:',
-    ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : 'BAD '} ${c.algorithm}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
+    ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : c.unsupported ? 'n/a ' : 'BAD '} ${c.algorithm} via ${c.module ? `PKCS#11 (${c.module})` : 'APDUs'}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
     '',
     'authorized_keys line:',
     result.authorizedKey,
   ];
+  for (const note of result.notes ?? []) lines.splice(3 + result.verification.length, 0, `  (${note})`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));
   return lines.join('\n');
 }
@@ -268,6 +272,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const options = await optionsFromFlags(flags, environment.env);
   const interactive = environment.interactive && !flags.yes;
   const card = await openCardOrVirtual(options.card, environment.fallbackVirtualCard);
+  let result: EnrollmentResult & { notes: string[] };
+  let pin: string;
   try {
     if (card.fallbackReason) output.notice(card.fallbackReason);
     else if (card.createdVirtualCard) output.notice(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
@@ -285,14 +291,33 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       output.notice('Nothing was changed.');
       return 1;
     }
-    const result = await card.session.transaction(() =>
+    const applied = await card.session.transaction(() =>
       withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(card.session, inspection, plan, options, progress)),
     );
-    output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
-    return 0;
+    result = { ...applied, notes: [] };
+    pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? '123456');
   } finally {
-    await card.close();
+    await card.close(); // PKCS#11 modules can reach the card only once we let go of it
   }
+  // The second path, as ssh -I uses the card: every PKCS#11 module installed here.
+  if (card.readerName) {
+    for (const module of findPkcs11Modules()) {
+      result.verification.push(
+        ...verifyThroughPkcs11({ module, reader: card.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
+      );
+    }
+  } else {
+    result.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
+  }
+  output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
+  const failed = result.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
+  if (failed.length > 0) {
+    throw new EnrollmentError(
+      `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +
+        'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.',
+    );
+  }
+  return 0;
 }
 
 export const defaultEnrollEnvironment = (yes: boolean | undefined): EnrollEnvironment => ({

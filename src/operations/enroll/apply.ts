@@ -218,7 +218,7 @@ export async function applyEnrollment(
   // 5. Verify every SSH signature algorithm the key has, through the card, against the exported key.
   progress('verify', 'checking the card signatures');
   const verification = await verifyCardSignatures(cardKey, publicKey, deps.random);
-  const failed = verification.filter((c) => !c.valid && !c.legacy);
+  const failed = verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
   if (failed.length > 0) {
     throw new EnrollmentError(`the card returned invalid signatures for ${failed.map((c) => c.algorithm).join(', ')}. ${BAD_SIGNATURE_ADVICE}`);
   }

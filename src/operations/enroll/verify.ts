@@ -9,8 +9,12 @@ import { signWithCard, type CardKey } from './card-signer.js';
 export interface SignatureCheck {
   algorithm: string;
   path: 'apdu' | 'pkcs11';
+  /** For the PKCS#11 path: which module (opensc, ykcs11). */
+  module?: string;
   legacy: boolean;
   valid: boolean;
+  /** The path cannot carry this algorithm at all (e.g. Ed25519 through today's PIV PKCS#11 modules): not a card fault. */
+  unsupported?: boolean;
   error?: string;
 }
 
