@@ -87,6 +87,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--new-puk-file <file>', 'the new PUK for a factory-fresh card (or PIV_NEW_PUK)')
     .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
+    .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
     .action(async (flags: CardFlags & Record<string, unknown>) => {
       const { runEnroll, defaultEnrollEnvironment } = await import('./commands/enroll.js');
       setExit(await runEnroll({ ...flags, ...cardSelection(flags) } as never, output, defaultEnrollEnvironment(flags.yes as boolean | undefined)));

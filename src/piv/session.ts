@@ -139,7 +139,9 @@ export class PivSession {
   }
 
   async getManagementKeyMetadata(): Promise<ManagementKeyMetadata> {
-    return parseManagementKeyMetadata(await this.getMetadata(REF.MANAGEMENT_KEY, 'reading management key metadata'));
+    const metadata = parseManagementKeyMetadata(await this.getMetadata(REF.MANAGEMENT_KEY, 'reading management key metadata'));
+    this.managementKeyAlgorithmCache = metadata.algorithm;
+    return metadata;
   }
 
   /** Metadata of a key slot; NotFoundError when the slot is empty. */

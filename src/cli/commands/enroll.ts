@@ -10,7 +10,7 @@ import { inspectCard, type CardInspection } from '../../operations/enroll/inspec
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
 import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
-import { findPkcs11Modules, verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
+import { findPkcs11Modules, verifyThroughPkcs11, type Pkcs11Module } from '../../operations/pkcs11-verify.js';
 import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
@@ -44,6 +44,8 @@ export interface EnrollFlags extends CardSelection {
   newPukFile?: string;
   managementKeyFile?: string;
   passphraseFile?: string;
+  /** PKCS#11 modules to check signatures through: auto (every one found), none, or a comma list of opensc, ykcs11, paths. */
+  pkcs11?: string;
 }
 
 export interface EnrollEnvironment {
@@ -268,8 +270,23 @@ async function withTaskList<T>(json: boolean, interactive: boolean, run: (progre
   }
 }
 
+/** --pkcs11: auto = every module installed, none, or names (opensc, ykcs11) and paths, comma-separated. */
+export function selectPkcs11Modules(spec: string): Pkcs11Module[] {
+  if (spec === 'none') return [];
+  const found = findPkcs11Modules();
+  if (spec === 'auto') return found;
+  return spec.split(',').map((item) => {
+    const name = item.trim();
+    if (name.includes('/')) return { name, path: name };
+    const module = found.find((m) => m.name === name);
+    if (!module) throw new UsageError(`PKCS#11 module "${name}" is not installed here (found: ${found.map((m) => m.name).join(', ') || 'none'})`);
+    return module;
+  });
+}
+
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
   const options = await optionsFromFlags(flags, environment.env);
+  const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
   const card = await openCardOrVirtual(options.card, environment.fallbackVirtualCard);
   let result: EnrollmentResult & { notes: string[] };
@@ -301,12 +318,12 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   }
   // The second path, as ssh -I uses the card: every PKCS#11 module installed here.
   if (card.readerName) {
-    for (const module of findPkcs11Modules()) {
+    for (const module of pkcs11Modules) {
       result.verification.push(
         ...verifyThroughPkcs11({ module, reader: card.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
       );
     }
-  } else {
+  } else if (pkcs11Modules.length > 0) {
     result.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
   }
   output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));

@@ -40,6 +40,7 @@ export async function runServe(options: ServeOptions, output: Output): Promise<n
   const end = await bridge.ended;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
-  output.notice(end === 'vanished' ? 'virtual card gone (fault)' : 'virtual card stopped');
+  const served = `${transport.card.apduCount} APDUs served`;
+  output.notice(end === 'vanished' ? `virtual card gone (fault), ${served}` : `virtual card stopped, ${served}`);
   return 0;
 }

@@ -39,21 +39,22 @@ export interface CardInspection {
 
 export async function inspectCard(session: PivSession, slot: number): Promise<CardInspection> {
   const metadata = hasFeature(session.version, 'metadata');
+  const managementKey = metadata ? await session.getManagementKeyMetadata() : undefined;
   const inspection: CardInspection = {
     cardName: session.transport.name,
     firmware: session.version,
     serial: hasFeature(session.version, 'serial') ? await session.getSerial() : undefined,
-    managementKeyAlgorithm: await session.getManagementKeyAlgorithm(),
+    managementKeyAlgorithm: managementKey?.algorithm ?? (await session.getManagementKeyAlgorithm()),
     managementKeyProtected: await hasProtectedManagementKey(session),
     slot: {},
   };
   if (metadata) {
-    const [pin, puk, mk] = [await session.getPinMetadata(), await session.getPukMetadata(), await session.getManagementKeyMetadata()];
+    const [pin, puk] = [await session.getPinMetadata(), await session.getPukMetadata()];
     Object.assign(inspection, {
       pinIsDefault: pin.isDefault,
       pukIsDefault: puk.isDefault,
       pinAttemptsRemaining: pin.attemptsRemaining,
-      managementKeyIsDefault: mk.isDefault,
+      managementKeyIsDefault: managementKey!.isDefault,
     });
     try {
       const key = await session.getSlotMetadata(slot);
