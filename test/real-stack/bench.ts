@@ -20,8 +20,7 @@ export function scratchDir(prefix = 'piv-enroll-real-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export { run, runOk, type RunResult } from '../support/run.js';
-import type { RunResult } from '../support/run.js';
+export { run, runOk, runOnTerminal, type RunResult } from '../support/run.js';
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -113,35 +112,3 @@ export async function withSession<T>(work: (session: import('../../src/piv/sessi
   }
 }
 
-/**
- * Runs a program on a pseudo-terminal (util-linux `script`) and answers its prompts as they appear,
- * for tools such as pkcs11-tool that read a PIN only from a terminal. Answers never go into argv.
- */
-export function runOnTerminal(command: string, args: string[], answers: Array<{ prompt: RegExp; answer: string }>, timeoutMs = 60_000): Promise<RunResult> {
-  const quoted = [command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', quoted, '/dev/null'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let consumed = 0;
-    const pending = [...answers];
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const next = pending[0];
-      if (next && next.prompt.test(stdout.slice(consumed))) {
-        consumed = stdout.length;
-        pending.shift();
-        child.stdin.write(next.answer + '\r');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      process.kill(-child.pid!, 'SIGKILL');
-      reject(new Error(`${command} timed out on a terminal\noutput: ${stdout}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
