@@ -7,18 +7,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { CLI, OPENSC_PKCS11, READER, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
-import { askpassFor, startSshd, type TestSshd } from './sshd.js';
+import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
 
 const NEW_PIN = '24681357';
 const ENV = { PIV_NEW_PIN: NEW_PIN, PIV_NEW_PUK: '97531864' };
 
 async function sshLogin(sshd: TestSshd, algorithm: string): Promise<void> {
-  const login = await run(
-    'ssh',
-    ['-F', '/dev/null', '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PasswordAuthentication=no',
-      '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, 'echo enrolled-card-login'],
-    { env: askpassFor(NEW_PIN).env },
-  );
+  const login = await loginWithCard(sshd, algorithm, NEW_PIN, 'enrolled-card-login');
   expect(login.code, `${login.stderr}\n--- sshd ---\n${sshd.log()}`).toBe(0);
   expect(login.stdout).toContain('enrolled-card-login');
 }

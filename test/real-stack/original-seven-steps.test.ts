@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { DEFAULT_MANAGEMENT_KEY_HEX, OPENSC_PKCS11, READER, run, runOk, runOnTerminal, scratchDir, serveCard, type ServedCard } from './bench.js';
-import { askpassFor, startSshd, type TestSshd } from './sshd.js';
+import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
 
 const MK = `${DEFAULT_MANAGEMENT_KEY_HEX}\n`;
 
@@ -64,13 +64,7 @@ describe.skipIf(!inject('benchReady'))('the original seven steps, then an SSH lo
       // Step 6.
       writeFileSync(sshd.authorizedKeys, `${line}\n`, { mode: 0o600 });
       // Step 7: the PIN comes from an askpass program, once for the login and once for 9C's PIN-always policy.
-      const login = await run(
-        'ssh',
-        ['-F', '/dev/null', '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-          '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`,
-          '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, 'echo logged-in-with-the-card'],
-        { env: askpassFor('123456').env },
-      );
+      const login = await loginWithCard(sshd, algorithm, '123456', 'logged-in-with-the-card');
       expect(login.code, `${login.stderr}\n--- sshd ---\n${sshd.log()}`).toBe(0);
       expect(login.stdout).toMatch(/logged-in-with-the-card/);
       expect(sshd.log()).toMatch(new RegExp(`Accepted publickey for ${sshd.user} .* ssh2: RSA SHA256:`));

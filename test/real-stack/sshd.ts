@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { runOk, scratchDir } from './bench.js';
+import { OPENSC_PKCS11, run, runOk, scratchDir } from './bench.js';
 
 export interface TestSshd {
   port: number;
@@ -85,4 +85,14 @@ export function askpassFor(pin: string): { env: NodeJS.ProcessEnv } {
   const script = join(dir, 'askpass');
   writeFileSync(script, `#!/bin/sh\nexec cat '${pinFile}'\n`, { mode: 0o700 });
   return { env: { SSH_ASKPASS: script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' } };
+}
+
+/** `ssh -I opensc-pkcs11.so` into the test sshd with one signature algorithm, the PIN from askpass; runs `echo`. */
+export function loginWithCard(sshd: TestSshd, algorithm: string, pin: string, message: string): ReturnType<typeof run> {
+  return run(
+    'ssh',
+    ['-F', '/dev/null', '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PasswordAuthentication=no',
+      '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, `echo ${message}`],
+    { env: askpassFor(pin).env },
+  );
 }

@@ -46,10 +46,15 @@ export async function runOk(command: string, args: string[], options: Parameters
  * Runs a program on a pseudo-terminal (util-linux `script`) and answers its prompts as they appear,
  * for tools such as pkcs11-tool that read a PIN only from a terminal. Answers never go into argv.
  */
-export function runOnTerminal(command: string, args: string[], answers: Array<{ prompt: RegExp; answer: string }>, timeoutMs = 60_000): Promise<RunResult> {
+export function runOnTerminal(
+  command: string,
+  args: string[],
+  answers: Array<{ prompt: RegExp; answer: string }>,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const quoted = [command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', quoted, '/dev/null'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', quoted, '/dev/null'], { detached: true, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let consumed = 0;
@@ -67,7 +72,7 @@ export function runOnTerminal(command: string, args: string[], answers: Array<{ 
     const timer = setTimeout(() => {
       process.kill(-child.pid!, 'SIGKILL');
       reject(new Error(`${command} timed out on a terminal\noutput: ${stdout}`));
-    }, timeoutMs);
+    }, options.timeoutMs ?? 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
