@@ -97,7 +97,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--slot <slot>', 'PIV slot', '9c')
     .option('--format <format>', 'ssh (an authorized_keys line), pem (the public key), certificate', 'ssh')
     .option('--comment <text>', 'comment of the ssh line')
-    .action(async (flags: CardFlags & { slot: string; format: string; comment?: string }) => {
+    .option('--via <path>', 'apdu (piv-enroll talks to the card) or pkcs11 (through a PKCS#11 module, exactly as ssh -I sees the key)', 'apdu')
+    .option('--module <module>', 'with --via pkcs11: opensc (default), ykcs11 or a PATH')
+    .action(async (flags: CardFlags & { slot: string; format: string; comment?: string; via?: string; module?: string }) => {
       const { runExport } = await import('./commands/export.js');
       setExit(await runExport({ ...flags, ...cardSelection(flags) }, output));
     });

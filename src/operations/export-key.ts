@@ -20,6 +20,13 @@ export interface ExportedKey {
   fingerprint: string;
 }
 
+/** The same export, from the certificate a PKCS#11 module shows: the key exactly as `ssh -I module` sees it. */
+export function exportThroughPkcs11(certificateDer: Uint8Array, slot: number, format: ExportFormat, comment?: string): ExportedKey {
+  const publicKey = createPublicKey({ key: Buffer.from(summarizeCertificate(certificateDer).subjectPublicKeyInfo), format: 'der', type: 'spki' });
+  const text = format === 'ssh' ? authorizedKeysLine(publicKey, comment) : format === 'pem' ? publicKeyPem(publicKey).trimEnd() : certificatePem(certificateDer).trimEnd();
+  return { slot: slotHex(slot), text, fingerprint: sshFingerprint(publicKey) };
+}
+
 export async function exportSlot(session: PivSession, slot: number, format: ExportFormat, comment?: string): Promise<ExportedKey> {
   const readCertificate = async (): Promise<Uint8Array | undefined> => {
     try {

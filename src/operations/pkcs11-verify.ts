@@ -8,8 +8,11 @@ import { createRequire } from 'node:module';
 import { verify, type KeyObject } from 'node:crypto';
 import { digest, digestInfo } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
+import { PivEnrollError, UsageError } from '../errors.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';
 import type { SignatureCheck } from './enroll/verify.js';
+
+export class Pkcs11Error extends PivEnrollError {}
 
 export interface Pkcs11Module {
   name: string;
@@ -30,6 +33,20 @@ export function findPkcs11Modules(): Pkcs11Module[] {
     if (path) found.push({ name: candidate.name, path });
   }
   return found;
+}
+
+/** --pkcs11: auto = every module installed, none, or names (opensc, ykcs11) and paths, comma-separated. */
+export function selectPkcs11Modules(spec: string): Pkcs11Module[] {
+  if (spec === 'none') return [];
+  const found = findPkcs11Modules();
+  if (spec === 'auto') return found;
+  return spec.split(',').map((item) => {
+    const name = item.trim();
+    if (name.includes('/')) return { name, path: name };
+    const module = found.find((m) => m.name === name);
+    if (!module) throw new UsageError(`PKCS#11 module "${name}" is not installed here (found: ${found.map((m) => m.name).join(', ') || 'none'})`);
+    return module;
+  });
 }
 
 /** CKA_ID of a PIV slot's key, as both OpenSC and ykcs11 number them: 9A 1, 9C 2, 9D 3, 9E 4, 82–95 5–24. */
@@ -128,6 +145,42 @@ export function verifyThroughPkcs11(target: Pkcs11Target): SignatureCheck[] {
     }
   } catch (error) {
     return failAll((error as Error).message);
+  } finally {
+    pkcs11.C_Finalize();
+  }
+}
+
+/**
+ * The key of a PIV slot as a PKCS#11 module shows it (its certificate object: what `ssh-keygen -D` and
+ * `ssh -I` use). No login needed. `reader` narrows the module's slots to one PC/SC reader.
+ */
+export function readCertificateThroughPkcs11(module: Pkcs11Module, slot: number, reader?: string): Uint8Array {
+  const lib = createRequire(import.meta.url)('pkcs11js') as PkcsLib;
+  const pkcs11: Pkcs11 = new lib.PKCS11();
+  try {
+    pkcs11.load(module.path);
+  } catch (error) {
+    throw new Pkcs11Error(`cannot load the PKCS#11 module ${module.path}: ${(error as Error).message}`);
+  }
+  pkcs11.C_Initialize();
+  try {
+    const tokens = pkcs11.C_GetSlotList(true).filter((s) => reader === undefined || pkcs11.C_GetSlotInfo(s).slotDescription.trim().startsWith(reader));
+    if (tokens.length === 0) throw new Pkcs11Error(`${module.name} sees no card${reader ? ` in "${reader}"` : ''}`);
+    if (tokens.length > 1) throw new Pkcs11Error(`${module.name} sees several cards: choose one with --reader`);
+    const session = pkcs11.C_OpenSession(tokens[0]!, lib.CKF_SERIAL_SESSION);
+    try {
+      pkcs11.C_FindObjectsInit(session, [
+        { type: lib.CKA_CLASS, value: lib.CKO_CERTIFICATE },
+        { type: lib.CKA_ID, value: Buffer.from([pkcs11KeyId(slot)]) },
+      ]);
+      const object = pkcs11.C_FindObjects(session);
+      pkcs11.C_FindObjectsFinal(session);
+      if (!object) throw new Pkcs11Error(`${module.name} shows no certificate for the slot, so ssh -I sees no key there`);
+      const [value] = pkcs11.C_GetAttributeValue(session, object, [{ type: lib.CKA_VALUE }]);
+      return new Uint8Array(value!.value as Buffer);
+    } finally {
+      pkcs11.C_CloseSession(session);
+    }
   } finally {
     pkcs11.C_Finalize();
   }

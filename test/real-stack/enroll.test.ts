@@ -60,6 +60,10 @@ describe.skipIf(!inject('benchReady'))('piv-enroll enroll through pcscd, then Op
     expect(opensc.stdout).toContain(keyPart);
     const exported = await runOk(process.execPath, [CLI, 'export', '--reader', 'Yubico YubiKey']);
     expect(exported.stdout.trim()).toBe(keyPart);
+    for (const module of ['opensc', 'ykcs11']) {
+      const viaPkcs11 = await runOk(process.execPath, [CLI, 'export', '--reader', 'Yubico YubiKey', '--via', 'pkcs11', '--module', module]);
+      expect(viaPkcs11.stdout.trim()).toBe(keyPart);
+    }
 
     // ykman reads the certificate and knows the management key is stored PIN-protected.
     const info = await runOk('ykman', ['--reader', READER, 'piv', 'info']);

@@ -10,7 +10,7 @@ import { inspectCard, type CardInspection } from '../../operations/enroll/inspec
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
 import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
-import { findPkcs11Modules, verifyThroughPkcs11, type Pkcs11Module } from '../../operations/pkcs11-verify.js';
+import { selectPkcs11Modules, verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
@@ -268,20 +268,6 @@ async function withTaskList<T>(json: boolean, interactive: boolean, run: (progre
     await listing;
     throw error;
   }
-}
-
-/** --pkcs11: auto = every module installed, none, or names (opensc, ykcs11) and paths, comma-separated. */
-export function selectPkcs11Modules(spec: string): Pkcs11Module[] {
-  if (spec === 'none') return [];
-  const found = findPkcs11Modules();
-  if (spec === 'auto') return found;
-  return spec.split(',').map((item) => {
-    const name = item.trim();
-    if (name.includes('/')) return { name, path: name };
-    const module = found.find((m) => m.name === name);
-    if (!module) throw new UsageError(`PKCS#11 module "${name}" is not installed here (found: ${found.map((m) => m.name).join(', ') || 'none'})`);
-    return module;
-  });
 }
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {

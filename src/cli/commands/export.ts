@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
-import { exportSlot, type ExportFormat } from '../../operations/export-key.js';
+import { exportSlot, exportThroughPkcs11, type ExportFormat } from '../../operations/export-key.js';
+import { readCertificateThroughPkcs11, selectPkcs11Modules } from '../../operations/pkcs11-verify.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../spec/references.js';
 import type { Output } from '../output.js';
@@ -8,6 +9,8 @@ export interface ExportFlags extends CardSelection {
   slot: string;
   format: string;
   comment?: string;
+  via?: string;
+  module?: string;
 }
 
 export async function runExport(flags: ExportFlags, output: Output): Promise<number> {
@@ -15,7 +18,16 @@ export async function runExport(flags: ExportFlags, output: Output): Promise<num
   const problems: string[] = [];
   if (slot === undefined) problems.push(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
   if (!['ssh', 'pem', 'certificate'].includes(flags.format)) problems.push(`--format takes ssh, pem or certificate, not "${flags.format}"`);
+  const via = flags.via ?? 'apdu';
+  if (via !== 'apdu' && via !== 'pkcs11') problems.push(`--via takes apdu or pkcs11, not "${flags.via}"`);
+  if (via === 'pkcs11' && (flags.virtual !== undefined)) problems.push('--via pkcs11 needs a card in a reader: PKCS#11 modules cannot reach the embedded virtual card');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  if (via === 'pkcs11') {
+    const [module] = selectPkcs11Modules(flags.module ?? 'opensc');
+    if (!module) throw new UsageError('no PKCS#11 module given');
+    output.result(exportThroughPkcs11(readCertificateThroughPkcs11(module, slot!, flags.reader), slot!, flags.format as ExportFormat, flags.comment).text);
+    return 0;
+  }
   const card = await openCard(flags);
   try {
     const exported = await card.session.transaction(() => exportSlot(card.session, slot!, flags.format as ExportFormat, flags.comment));
