@@ -60,7 +60,10 @@ export async function openCardOrVirtual(selection: CardSelection, fallbackFile =
     if (!(error instanceof PcscServiceError || error instanceof NoReaderError || error instanceof NoCardError)) throw error;
     await mkdir(dirname(fallbackFile), { recursive: true, mode: 0o700 });
     const opened = await openCard({ ...selection, virtual: fallbackFile });
-    return { ...opened, fallbackReason: `no card found (${error.message.split(':')[0]}): using the embedded virtual card in ${fallbackFile} (test-only)` };
+    return {
+      ...opened,
+      fallbackReason: `No card to use (${error.message}).\nUsing the embedded virtual card in ${fallbackFile} (test-only: it keeps its secrets in clear).`,
+    };
   }
 }
 

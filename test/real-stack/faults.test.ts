@@ -8,7 +8,7 @@ import { PivSession } from '../../src/piv/session.js';
 import { CardRemovedError } from '../../src/transport/pcsc/errors.js';
 import { openPcscCard } from '../../src/transport/pcsc/pcsc-transport.js';
 import { parseCardState } from '../../src/transport/virtual/state-file.js';
-import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, ROOT, SECOND_READER, run, serveCard, waitForEmptyReader, type ServedCard } from './bench.js';
+import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, ROOT, SECOND_READER, run, scratchDir, serveCard, waitForEmptyReader, type ServedCard } from './bench.js';
 
 /** Big enough (a 600-character name) that short APDUs must chain it. */
 const bigCertificate = (): Promise<Uint8Array> => testCertificate({ commonName: 'x'.repeat(600) });
@@ -70,6 +70,14 @@ describe.skipIf(!inject('benchReady'))('faults: each a clear error, and the card
     }
     const free = await run(process.execPath, [CLI, 'status', '--reader', READER]);
     expect(free.code, free.stderr).toBe(0);
+  });
+
+  test('no card in any reader: enroll says so and uses the embedded virtual card, kept under the state directory', async () => {
+    const home = scratchDir();
+    const result = await run(process.execPath, [CLI, 'enroll', '--user', 'demo', '--keep-default-credentials', '--yes', '--json'], { env: { HOME: home, XDG_STATE_HOME: '' } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/No card to use \(no card in any reader[\s\S]*Using the embedded virtual card in .*\.local\/state\/piv-enroll\/virtual-card\.json/);
+    expect(JSON.parse(result.stdout).card).toBe(`virtual card (${join(home, '.local/state/piv-enroll/virtual-card.json')})`);
   });
 
   test('a reader name that matches nothing lists the readers there are', async () => {

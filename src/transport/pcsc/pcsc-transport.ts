@@ -7,15 +7,29 @@ import { createRequire } from 'node:module';
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
 import { PIV_AID_SHORT } from '../../spec/instructions.js';
 import type { CardTransport } from '../transport.js';
-import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, ReaderBusyError, translatePcscError } from './errors.js';
+import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, PcscServiceError, ReaderBusyError, translatePcscError } from './errors.js';
 
 type Smartcard = typeof import('smartcard');
 type Context = InstanceType<Smartcard['Context']>;
 type Card = Awaited<ReturnType<ReturnType<Context['listReaders']>[number]['connect']>>;
 
 let loaded: Smartcard | undefined;
+/**
+ * The native PC/SC binding is an optional dependency: it builds only where libpcsclite-dev is installed.
+ * Without it, readers are unavailable (and `enroll` falls back to the embedded virtual card).
+ */
 function smartcard(): Smartcard {
-  loaded ??= createRequire(import.meta.url)('smartcard') as Smartcard;
+  if (!loaded) {
+    try {
+      loaded = createRequire(import.meta.url)('smartcard') as Smartcard;
+    } catch (error) {
+      throw new PcscServiceError(
+        `PC/SC support is not installed (the smartcard module did not load: ${(error as Error).message.split('\n')[0]}); ` +
+          'install pcscd and libpcsclite-dev (sudo apt-get install pcscd libpcsclite-dev), then run npm install again',
+        { cause: error },
+      );
+    }
+  }
   return loaded;
 }
 
