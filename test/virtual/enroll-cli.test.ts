@@ -116,6 +116,17 @@ describe('piv-enroll enroll (command line)', () => {
     expect(await pinIsDefault(file)).toBe(false);
   });
 
+  test('wizard: an occupied slot is shown and replaced only when the user says so', async () => {
+    const file = join(scratch(), 'card.json');
+    const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+    expect((await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env })).code).toBe(0);
+    const keep = scriptedPrompter([false, '24681357']);
+    await expect(runEnroll({ virtual: file, user: 'ana', algorithm: 'ECCP256' }, captured(), { env: {}, interactive: true, prompter: keep })).rejects.toThrow(/give --force to replace it/);
+    expect(keep.asked).toContain('(said) Slot 9C already holds an ECCP256 key with certificate CN=ana. Replacing it makes that key unusable everywhere it was deployed.');
+    const replace = scriptedPrompter([true, '24681357', true]);
+    expect(await runEnroll({ virtual: file, user: 'ana', algorithm: 'ED25519' }, captured(), { env: {}, interactive: true, prompter: replace })).toBe(0);
+  });
+
   test('wizard: declining the plan changes nothing', async () => {
     const file = join(scratch(), 'card.json');
     const prompter = scriptedPrompter(['ana', '24681357', '24681357', '97531864', '97531864', false]);

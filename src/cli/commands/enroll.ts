@@ -155,6 +155,12 @@ export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEn
 
 /** Interactive only: asks for what the plan still needs. */
 async function askForMissing(options: EnrollOptions, inspection: CardInspection, prompter: Prompter): Promise<void> {
+  const occupied = inspection.slot.hasKey === true && inspection.slot.certificateMatchesKey === true;
+  if (occupied && !options.force) {
+    const what = `${inspection.slot.keyAlgorithm?.name ?? 'a'} key${inspection.slot.certificateSubject ? ` with certificate ${inspection.slot.certificateSubject}` : ''}`;
+    prompter.say(`Slot ${options.slot.toString(16).toUpperCase()} already holds an ${what}. Replacing it makes that key unusable everywhere it was deployed.`);
+    options.force = await prompter.confirm('Replace it?', false);
+  }
   if (options.subject.length === 0) {
     const user = (await prompter.input('Who is this card for (user name, goes into the certificate as CN)?')).trim();
     if (user !== '') options.subject = parseDistinguishedName(`CN=${user.replace(/([,+"\\<>;=])/g, '\\$1')}`);
