@@ -18,6 +18,7 @@ export interface SlotInspection {
   keyAlgorithm?: KeyAlgorithmInfo;
   keyOrigin?: 'generated' | 'imported';
   pinPolicy?: number;
+  touchPolicy?: number;
   publicKey?: KeyObject;
   certificateSubject?: string;
   /** The certificate holds the slot's key (undefined when either is unknown). */
@@ -58,7 +59,7 @@ export async function inspectCard(session: PivSession, slot: number): Promise<Ca
     });
     try {
       const key = await session.getSlotMetadata(slot);
-      inspection.slot = { hasKey: true, keyAlgorithm: key.algorithm, keyOrigin: key.origin, pinPolicy: key.pinPolicy, publicKey: key.publicKey };
+      inspection.slot = { hasKey: true, keyAlgorithm: key.algorithm, keyOrigin: key.origin, pinPolicy: key.pinPolicy, touchPolicy: key.touchPolicy, publicKey: key.publicKey };
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       inspection.slot = { hasKey: false };

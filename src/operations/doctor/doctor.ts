@@ -1,0 +1,171 @@
+/**
+ * `piv-enroll doctor`: which link is broken between the card and sshd. Card checks and raw-APDU signatures
+ * while we hold the card; then, with the card released, signatures through each PKCS#11 module and logins to
+ * a host, once per algorithm. Findings carry concrete advice.
+ */
+import { randomBytes } from 'node:crypto';
+import type { PivSession } from '../../piv/session.js';
+import { formatFirmwareVersion } from '../../spec/firmware.js';
+import { PIN_POLICY } from '../../spec/policies.js';
+import { slotHex } from '../../spec/references.js';
+import { inspectCard } from '../enroll/inspect.js';
+import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';
+import { verifyThroughPkcs11, type Pkcs11Module } from '../pkcs11-verify.js';
+import { sshSignatureAlgorithms } from '../ssh-public-key.js';
+import { checkCard } from './card-checks.js';
+import { worst, type Finding, type Severity } from './findings.js';
+import { checkHost, type HostCheck, type HostTarget } from './host-check.js';
+
+export interface DoctorOptions {
+  slot: number;
+  pin: string;
+  modules: Pkcs11Module[];
+  host?: HostTarget;
+  sshOptions: string[];
+  now: Date;
+}
+
+export interface DoctorReport {
+  card: string;
+  firmware: string;
+  serial?: number;
+  slot: string;
+  status: Severity;
+  findings: Finding[];
+  signatures: SignatureCheck[];
+  hosts: HostCheck[];
+}
+
+const CLIENT_ADVICE =
+  'the client signs badly: PuTTY-CAC through Windows CAPI signs with SHA-1 before its rsa-sha2 support (use its PKCS#11 mode, ' +
+  'or a release with rsa-sha2-256/512); remove a vendor minidriver that returns bad signatures; with OpenSSH use -I opensc-pkcs11.so ' +
+  'and PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256';
+
+function signatureFindings(checks: SignatureCheck[]): Finding[] {
+  const findings: Finding[] = [];
+  const failedToSign = checks.filter((c) => !c.valid && c.error !== undefined && !c.unsupported);
+  const badApdu = checks.filter((c) => c.path === 'apdu' && !c.valid && c.error === undefined);
+  const badModules = checks.filter((c) => c.path === 'pkcs11' && !c.valid && c.error === undefined && !c.legacy);
+  for (const check of failedToSign) {
+    findings.push({
+      id: 'signature-error',
+      area: 'signatures',
+      severity: 'problem',
+      summary: `${check.algorithm} through ${check.module ?? 'raw APDUs'} could not be made: ${check.error}`,
+    });
+  }
+  if (badApdu.length > 0) {
+    findings.push({
+      id: 'card-invalid-signatures',
+      area: 'signatures',
+      severity: 'problem',
+      summary: `the card returns invalid signatures (${badApdu.map((c) => c.algorithm).join(', ')}): a server accepts the key, then refuses every login`,
+      advice: 'replace the card; if it is new, re-enroll it once (piv-enroll enroll --force) and check again',
+    });
+  } else if (badModules.length > 0) {
+    const modules = [...new Set(badModules.map((c) => c.module))].join(', ');
+    findings.push({
+      id: 'module-invalid-signatures',
+      area: 'signatures',
+      severity: 'problem',
+      summary: `signatures through ${modules} are invalid although the card's own are valid: the driver or module is at fault`,
+      advice: `update or replace ${modules}; on Windows remove a vendor minidriver that returns bad signatures and use OpenSC or ykcs11`,
+    });
+  } else if (failedToSign.length === 0) {
+    findings.push({ id: 'signatures-valid', area: 'signatures', severity: 'ok', summary: `the card signs ${[...new Set(checks.map((c) => c.algorithm))].join(', ')} correctly on every path checked` });
+  }
+  return findings;
+}
+
+function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: boolean): Finding[] {
+  const where = `${target.user ? `${target.user}@` : ''}${target.host}${target.port ? `:${target.port}` : ''}`;
+  const version = checks.find((c) => c.serverVersion)?.serverVersion;
+  const findings: Finding[] = [];
+  const modern = checks.filter((c) => c.algorithm !== 'ssh-rsa');
+  for (const check of checks) {
+    const label = `${where}, ${check.algorithm}`;
+    switch (check.outcome) {
+      case 'ok':
+        findings.push({ id: 'login-ok', area: 'host', severity: 'ok', summary: `${label}: login works` });
+        break;
+      case 'signature-refused':
+        findings.push({
+          id: 'key-accepted-signature-refused',
+          area: 'host',
+          severity: 'problem',
+          summary: `${label}: key accepted, signature refused — "Server refused public-key signature despite accepting key"`,
+          advice: cardSignsBadly ? 'the card returns invalid signatures (see above): replace the card' : CLIENT_ADVICE,
+        });
+        break;
+      case 'no-common-algorithm': {
+        const othersWork = modern.some((c) => c.outcome === 'ok');
+        findings.push({
+          id: 'no-common-signature-algorithm',
+          area: 'host',
+          severity: check.algorithm === 'ssh-rsa' && othersWork ? 'warning' : 'problem',
+          summary: `${label}: no common signature algorithm${version ? ` (${version} refuses ${check.algorithm})` : ''}: a client limited to it cannot log in`,
+          advice:
+            check.algorithm === 'ssh-rsa'
+              ? 'OpenSSH 8.8+ refuses SHA-1 ssh-rsa signatures: update the client to one with rsa-sha2-256/512 (PuTTY 0.75+, PuTTY-CAC in PKCS#11 mode); do not re-enable ssh-rsa on the server'
+              : 'allow the algorithm in the server\'s PubkeyAcceptedAlgorithms, or use a key type it accepts',
+        });
+        break;
+      }
+      case 'key-not-authorized':
+        findings.push({ id: 'key-not-authorized', area: 'host', severity: 'problem', summary: `${label}: the server does not accept this key for the user`, advice: 'deploy the key: add the line from `piv-enroll export` to ~/.ssh/authorized_keys on the host' });
+        break;
+      case 'host-key-problem':
+        findings.push({ id: 'host-key', area: 'host', severity: 'problem', summary: `${label}: ${check.detail}`, advice: 'verify the host key out of band; for a first contact add --ssh-option StrictHostKeyChecking=accept-new' });
+        break;
+      case 'unreachable':
+        findings.push({ id: 'unreachable', area: 'host', severity: 'problem', summary: `${label}: unreachable (${check.detail ?? 'no connection'})`, advice: 'check the host name, port and network' });
+        break;
+      default:
+        findings.push({ id: check.outcome, area: 'host', severity: 'problem', summary: `${label}: ${check.detail ?? check.outcome}` });
+    }
+  }
+  return findings;
+}
+
+/** Runs the card part with `session`; the caller releases the card, then calls `finish` for PKCS#11 and hosts. */
+export async function examineCard(session: PivSession, options: DoctorOptions) {
+  const inspection = await inspectCard(session, options.slot);
+  const findings = await checkCard(session, inspection, options.slot, options.now);
+  const signatures: SignatureCheck[] = [];
+  const algorithm = inspection.slot.keyAlgorithm;
+  const publicKey = inspection.slot.publicKey;
+  if (algorithm && publicKey) {
+    await session.verifyPin(options.pin); // a wrong PIN stops the doctor here, with the tries left, instead of looking like bad signatures
+    const key = { session, slot: options.slot, algorithm, pinPolicy: inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS, pin: options.pin };
+    signatures.push(...(await verifyCardSignatures(key, publicKey, (n) => new Uint8Array(randomBytes(n)))));
+  }
+  const partial = {
+    card: inspection.cardName,
+    firmware: formatFirmwareVersion(inspection.firmware),
+    serial: inspection.serial,
+    slot: slotHex(options.slot),
+  };
+  return {
+    async finish(readerName: string | undefined): Promise<DoctorReport> {
+      if (algorithm && publicKey && readerName) {
+        for (const module of options.modules) {
+          signatures.push(...verifyThroughPkcs11({ module, reader: readerName, slot: options.slot, algorithm, publicKey, pin: options.pin, random: (n) => new Uint8Array(randomBytes(n)) }));
+        }
+      }
+      if (signatures.length > 0) findings.push(...signatureFindings(signatures));
+      const hosts: HostCheck[] = [];
+      if (options.host && algorithm) {
+        const module = options.modules[0];
+        if (!module) {
+          findings.push({ id: 'no-pkcs11-module', area: 'host', severity: 'problem', summary: 'no PKCS#11 module to log in with', advice: 'install OpenSC (apt-get install opensc-pkcs11) or give --module PATH' });
+        } else if (!readerName) {
+          findings.push({ id: 'virtual-card-host', area: 'host', severity: 'warning', summary: 'the embedded virtual card cannot log in to hosts (no PKCS#11 module reaches it): serve it behind pcscd' });
+        } else {
+          hosts.push(...(await checkHost({ target: options.host, module: module.path, algorithms: sshSignatureAlgorithms(algorithm).map((a) => a.name), pin: options.pin, sshOptions: options.sshOptions })));
+          findings.push(...hostFindings(options.host, hosts, signatures.some((c) => c.path === 'apdu' && !c.valid)));
+        }
+      }
+      return { ...partial, status: worst(findings), findings, signatures, hosts };
+    },
+  };
+}
