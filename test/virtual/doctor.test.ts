@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
-import { classifySshOutput, parseHostSpec } from '../../src/operations/doctor/host-check.js';
+import { classifySshOutput, parseHostSpec, reclassifyRefusedAlgorithms } from '../../src/operations/doctor/host-check.js';
 import { PivSession } from '../../src/piv/session.js';
 import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
@@ -72,9 +72,19 @@ describe('piv-enroll doctor on the virtual card', () => {
     expect(classifySshOutput(accepted, 255)).toMatchObject({ outcome: 'signature-refused', serverVersion: 'OpenSSH_9.2p1', serverSignatureAlgorithms: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'] });
     expect(classifySshOutput('debug1: Offering public key: x\ndebug1: send_pubkey_test: no mutual signature algorithm\nroot@h: Permission denied (publickey).', 255).outcome).toBe('no-common-algorithm');
     expect(classifySshOutput('debug1: Offering public key: x\nroot@h: Permission denied (publickey).', 255).outcome).toBe('key-not-authorized');
+    const sha1Refused = 'debug1: kex_input_ext_info: server-sig-algs=<ssh-ed25519,rsa-sha2-512,rsa-sha2-256>\ndebug1: Offering public key: x\nroot@h: Permission denied (publickey).';
+    expect(classifySshOutput(sha1Refused, 255, 'ssh-rsa').outcome).toBe('no-common-algorithm');
+    expect(classifySshOutput(sha1Refused, 255, 'rsa-sha2-256').outcome).toBe('key-not-authorized');
     expect(classifySshOutput('ssh: connect to host h port 22: Connection refused', 255).outcome).toBe('unreachable');
     expect(classifySshOutput('Host key verification failed.', 255).outcome).toBe('host-key-problem');
     expect(classifySshOutput('debug1: Authenticated to h ([127.0.0.1]:22) using "publickey".', 0).outcome).toBe('ok');
+    expect(
+      reclassifyRefusedAlgorithms([
+        { algorithm: 'rsa-sha2-256', outcome: 'ok' },
+        { algorithm: 'ssh-rsa', outcome: 'key-not-authorized' },
+      ]).map((c) => c.outcome),
+    ).toEqual(['ok', 'no-common-algorithm']);
+    expect(reclassifyRefusedAlgorithms([{ algorithm: 'ssh-rsa', outcome: 'key-not-authorized' }])[0]!.outcome).toBe('key-not-authorized');
     expect(parseHostSpec('ana@host.example:2222')).toEqual({ user: 'ana', host: 'host.example', port: 2222 });
     expect(() => parseHostSpec('host:99999')).toThrow(/\[user@\]host\[:port\]/);
   });

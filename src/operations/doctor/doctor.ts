@@ -11,7 +11,7 @@ import { slotHex } from '../../spec/references.js';
 import { inspectCard } from '../enroll/inspect.js';
 import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';
 import { verifyThroughPkcs11, type Pkcs11Module } from '../pkcs11-verify.js';
-import { sshSignatureAlgorithms } from '../ssh-public-key.js';
+import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
 import { checkCard } from './card-checks.js';
 import { worst, type Finding, type Severity } from './findings.js';
 import { checkHost, type HostCheck, type HostTarget } from './host-check.js';
@@ -154,14 +154,23 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
       }
       if (signatures.length > 0) findings.push(...signatureFindings(signatures));
       const hosts: HostCheck[] = [];
-      if (options.host && algorithm) {
+      if (options.host && algorithm && publicKey) {
         const module = options.modules[0];
         if (!module) {
           findings.push({ id: 'no-pkcs11-module', area: 'host', severity: 'problem', summary: 'no PKCS#11 module to log in with', advice: 'install OpenSC (apt-get install opensc-pkcs11) or give --module PATH' });
         } else if (!readerName) {
           findings.push({ id: 'virtual-card-host', area: 'host', severity: 'warning', summary: 'the embedded virtual card cannot log in to hosts (no PKCS#11 module reaches it): serve it behind pcscd' });
         } else {
-          hosts.push(...(await checkHost({ target: options.host, module: module.path, algorithms: sshSignatureAlgorithms(algorithm).map((a) => a.name), pin: options.pin, sshOptions: options.sshOptions })));
+          hosts.push(
+            ...(await checkHost({
+              target: options.host,
+              module: module.path,
+              algorithms: sshSignatureAlgorithms(algorithm).map((a) => a.name),
+              pin: options.pin,
+              publicKeyLine: authorizedKeysLine(publicKey),
+              sshOptions: options.sshOptions,
+            })),
+          );
           findings.push(...hostFindings(options.host, hosts, signatures.some((c) => c.path === 'apdu' && !c.valid)));
         }
       }

@@ -41,7 +41,7 @@ export interface HostCheck {
 }
 
 /** Reads ssh -v output. Order matters: the most specific explanation wins. */
-export function classifySshOutput(output: string, exitCode: number): Omit<HostCheck, 'algorithm'> {
+export function classifySshOutput(output: string, exitCode: number, algorithm?: string): Omit<HostCheck, 'algorithm'> {
   const serverVersion = /remote software version (\S+)/.exec(output)?.[1];
   const sigAlgs = /server-sig-algs=<([^>]*)>/.exec(output)?.[1]?.split(',');
   const base = { serverVersion, serverSignatureAlgorithms: sigAlgs };
@@ -55,8 +55,27 @@ export function classifySshOutput(output: string, exitCode: number): Omit<HostCh
   if (/C_Login failed|PIN.*incorrect|CKR_PIN_INCORRECT/.test(output)) return { ...base, outcome: 'pin-refused', detail: 'the PKCS#11 module refused the PIN' };
   if (/no mutual signature algorithm/.test(output)) return { ...base, outcome: 'no-common-algorithm', detail: 'client and server share no signature algorithm for this key' };
   if (/Server accepts key/.test(output)) return { ...base, outcome: 'signature-refused', detail: 'the server accepted the key, then refused its signature' };
+  // The server lists the signature algorithms it accepts (RFC 8308): a refusal of one it does not list is not about the key.
+  if (algorithm && sigAlgs && !sigAlgs.includes(algorithm) && /Permission denied \(/.test(output)) {
+    return { ...base, outcome: 'no-common-algorithm', detail: `the server does not accept ${algorithm} signatures` };
+  }
   if (/Permission denied \(/.test(output)) return { ...base, outcome: 'key-not-authorized', detail: 'the server does not accept this key for the user' };
   return { ...base, outcome: 'error', detail: output.trim().split('\n').at(-1) };
+}
+
+/**
+ * sshd advertises every algorithm it knows in server-sig-algs, also ones PubkeyAcceptedAlgorithms refuses (ssh-rsa
+ * on OpenSSH 8.8+), and the client then only sees "Permission denied". When the same key was accepted with another
+ * algorithm, such a refusal is about the algorithm, not the key.
+ */
+export function reclassifyRefusedAlgorithms(checks: HostCheck[]): HostCheck[] {
+  const accepted = checks.find((c) => c.outcome === 'ok' || c.outcome === 'signature-refused');
+  if (!accepted) return checks;
+  return checks.map((c) =>
+    c.outcome === 'key-not-authorized'
+      ? { ...c, outcome: 'no-common-algorithm', detail: `the server refuses ${c.algorithm} signatures (it accepts the same key with ${accepted.algorithm})` }
+      : c,
+  );
 }
 
 export interface HostCheckOptions {
@@ -64,6 +83,8 @@ export interface HostCheckOptions {
   module: string;
   algorithms: string[];
   pin: string;
+  /** The card key's authorized_keys line: with IdentitiesOnly, ssh offers a token key only when an IdentityFile names it. */
+  publicKeyLine: string;
   /** Extra -o options (e.g. StrictHostKeyChecking=accept-new). */
   sshOptions: string[];
   timeoutSeconds?: number;
@@ -77,6 +98,8 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
     const askpass = join(dir, 'askpass');
     await writeFile(askpass, `#!/bin/sh\nexec cat '${pinFile}'\n`, { mode: 0o700 });
     await chmod(askpass, 0o700);
+    const identity = join(dir, 'card.pub');
+    await writeFile(identity, `${options.publicKeyLine}\n`);
     const destination = `${options.target.user ? `${options.target.user}@` : ''}${options.target.host}`;
     const checks: HostCheck[] = [];
     for (const algorithm of options.algorithms) {
@@ -85,7 +108,9 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
         '-o', 'PreferredAuthentications=publickey',
         '-o', 'PasswordAuthentication=no',
         '-o', 'KbdInteractiveAuthentication=no',
-        '-o', 'IdentitiesOnly=yes',
+        '-o', 'IdentitiesOnly=yes', // only the card's key: not the agent's, not ~/.ssh/id_*
+        '-o', `IdentityFile=${identity}`,
+        '-o', 'IdentityAgent=none',
         '-o', `PubkeyAcceptedAlgorithms=${algorithm}`,
         '-o', `ConnectTimeout=${options.timeoutSeconds ?? 10}`,
         ...options.sshOptions.flatMap((o) => ['-o', o]),
@@ -101,9 +126,9 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
         env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: process.env.DISPLAY ?? ':0' },
         timeout: ((options.timeoutSeconds ?? 10) + 20) * 1000,
       });
-      checks.push({ algorithm, ...classifySshOutput(`${result.stderr}\n${result.stdout}`, result.exitCode ?? 255) });
+      checks.push({ algorithm, ...classifySshOutput(`${result.stderr}\n${result.stdout}`, result.exitCode ?? 255, algorithm) });
     }
-    return checks;
+    return reclassifyRefusedAlgorithms(checks);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
