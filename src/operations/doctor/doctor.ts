@@ -39,7 +39,7 @@ export interface DoctorReport {
 const CLIENT_ADVICE =
   'the client signs badly: PuTTY-CAC through Windows CAPI signs with SHA-1 before its rsa-sha2 support (use its PKCS#11 mode, ' +
   'or a release with rsa-sha2-256/512); remove a vendor minidriver that returns bad signatures; with OpenSSH use -I opensc-pkcs11.so ' +
-  'and PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256';
+  'and PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256 (templates/windows-guide.md explains it for Windows users)';
 
 function signatureFindings(checks: SignatureCheck[]): Finding[] {
   const findings: Finding[] = [];
