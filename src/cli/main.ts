@@ -108,10 +108,11 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--slot <slot>', 'PIV slot', '9c')
     .addOption(new Option('--module <module>', 'PKCS#11 module to check (repeatable): opensc, ykcs11, PATH (default: every one installed)').argParser(collect))
     .option('--host <[user@]host[:port]>', 'also log in to this host through the first module, once per signature algorithm')
+    .option('--certificate <file>', 'an OpenSSH certificate of the card key: check its CA signature, and try it with --host')
     .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option for --host (repeatable)').argParser(collect))
     .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN; a factory-default PIN is used by itself)')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
+    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
     });

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { CLI, run, scratchDir, serveCard, type ServedCard } from './bench.js';
+import { CLI, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
 import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
 
 const PIN = '24681357';
@@ -76,6 +76,31 @@ describe.skipIf(!inject('benchReady'))('piv-enroll doctor against pcscd and a re
     ]);
     expect(report.status).toBe('warning');
     expect(report.findings.filter((f: { severity: string }) => f.severity === 'problem')).toEqual([]);
+  });
+
+  test('an RSA-CA certificate signed with SHA-1 (ssh-keygen -t ssh-rsa) is refused, and the doctor says why; rsa-sha2-512 works', async () => {
+    const { state, authorizedKey } = await enrolledState();
+    card = await serveCard({ state });
+    const dir = scratchDir();
+    await runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'ca')]);
+    writeFileSync(join(dir, 'card.pub'), `${authorizedKey}\n`);
+    sshd = await startSshd({ trustedUserCaKeys: join(dir, 'ca.pub') }); // and no authorized_keys: only the CA opens the door
+    const user = sshd.user;
+    for (const algorithm of ['ssh-rsa', 'rsa-sha2-512']) {
+      await runOk('ssh-keygen', ['-q', '-s', join(dir, 'ca'), '-t', algorithm, '-I', `test-${algorithm}`, '-n', user, '-V', '+1d', join(dir, 'card.pub')]);
+      const result = await run(process.execPath, [...doctorArgs(sshd.port, user), '--certificate', join(dir, 'card-cert.pub'), '--json'], { env: { PIV_PIN: PIN } });
+      const report = JSON.parse(result.stdout);
+      const byId = (id: string) => report.findings.find((f: { id: string }) => f.id === id);
+      if (algorithm === 'ssh-rsa') {
+        expect(result.code).toBe(1);
+        expect(byId('certificate-ca-sha1')).toBeDefined();
+        expect(byId('certificate-refused').summary).toMatch(/because of its CA's signature algorithm \(ssh-rsa, SHA-1\)/);
+        expect(sshd.log()).toMatch(/signature algorithm ssh-rsa not in CASignatureAlgorithms|certificate signature algorithm ssh-rsa: signature algorithm not supported/);
+      } else {
+        expect(byId('certificate-login-ok'), JSON.stringify(report.hosts, null, 1)).toBeDefined();
+        expect(byId('certificate-ca-sha1')).toBeUndefined();
+      }
+    }
   });
 
   test('a key the host does not know: "key not authorized"', async () => {

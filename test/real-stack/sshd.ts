@@ -27,7 +27,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string } = {}): Promise<TestSshd> {
+export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; trustedUserCaKeys?: string } = {}): Promise<TestSshd> {
   const dir = scratchDir('piv-enroll-sshd-');
   const port = await freePort();
   await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
@@ -49,6 +49,7 @@ export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string } =
       'PubkeyAuthentication yes',
       'PermitRootLogin prohibit-password',
       ...(options.pubkeyAcceptedAlgorithms ? [`PubkeyAcceptedAlgorithms ${options.pubkeyAcceptedAlgorithms}`] : []),
+      ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
       'LogLevel DEBUG1',
       '',
     ].join('\n'),

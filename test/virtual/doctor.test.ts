@@ -89,3 +89,14 @@ describe('piv-enroll doctor on the virtual card', () => {
     expect(() => parseHostSpec('host:99999')).toThrow(/\[user@\]host\[:port\]/);
   });
 });
+
+describe('certificate logins are judged by the certificate, not the plain key after it', () => {
+  test('classifyCertificateLogin', async () => {
+    const { classifyCertificateLogin } = await import('../../src/operations/doctor/host-check.js');
+    const certAccepted = 'debug1: Server accepts key: /c RSA-CERT SHA256:x explicit\n';
+    expect(classifyCertificateLogin(`${certAccepted}debug1: Authenticated to h ([127.0.0.1]:22) using "publickey".`, 0).outcome).toBe('ok');
+    expect(classifyCertificateLogin('debug1: Server accepts key: token RSA SHA256:x\ndebug1: Authenticated to h ([127.0.0.1]:22) using "publickey".', 0).outcome).toBe('certificate-refused');
+    expect(classifyCertificateLogin('debug1: Offering public key: /c RSA-CERT\nroot@h: Permission denied (publickey).', 255).outcome).toBe('certificate-refused');
+    expect(classifyCertificateLogin(`${certAccepted}root@h: Permission denied (publickey).`, 255).outcome).toBe('signature-refused');
+  });
+});

@@ -14,6 +14,7 @@ export interface DoctorFlags extends CardSelection {
   slot: string;
   module?: string[];
   host?: string;
+  certificate?: string;
   sshOption?: string[];
   json?: boolean;
   pinFile?: string;
@@ -69,7 +70,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
     const session = card.session;
     const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? '123456' : undefined);
     if (pin === undefined) throw new DoctorCouldNotRunError('the doctor needs the PIN to test signatures: set PIV_PIN or give --pin-file');
-    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, sshOptions, now: new Date() }));
+    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, sshOptions, now: new Date() }));
   } catch (error) {
     if (error instanceof PivEnrollError && !(error instanceof DoctorCouldNotRunError) && !(error instanceof UsageError)) {
       throw new DoctorCouldNotRunError(error.message, { cause: error });

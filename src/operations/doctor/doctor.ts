@@ -14,13 +14,15 @@ import { verifyThroughPkcs11, type Pkcs11Module } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
 import { checkCard } from './card-checks.js';
 import { worst, type Finding, type Severity } from './findings.js';
-import { checkHost, type HostCheck, type HostTarget } from './host-check.js';
+import { certificateSignatureAlgorithm, checkHost, type HostCheck, type HostTarget } from './host-check.js';
 
 export interface DoctorOptions {
   slot: number;
   pin: string;
   modules: Pkcs11Module[];
   host?: HostTarget;
+  /** An OpenSSH user certificate of the card key (from an SSH CA), checked and tried with --host. */
+  certificate?: string;
   sshOptions: string[];
   now: Date;
 }
@@ -77,13 +79,29 @@ function signatureFindings(checks: SignatureCheck[]): Finding[] {
   return findings;
 }
 
-function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: boolean): Finding[] {
+function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: boolean, certificateSignedWithSha1: boolean): Finding[] {
   const where = `${target.user ? `${target.user}@` : ''}${target.host}${target.port ? `:${target.port}` : ''}`;
   const version = checks.find((c) => c.serverVersion)?.serverVersion;
   const findings: Finding[] = [];
   const modern = checks.filter((c) => c.algorithm !== 'ssh-rsa');
   for (const check of checks) {
     const label = `${where}, ${check.algorithm}`;
+    if (check.algorithm === 'certificate') {
+      findings.push(
+        check.outcome === 'ok'
+          ? { id: 'certificate-login-ok', area: 'host', severity: 'ok', summary: `${where}: certificate login works` }
+          : {
+              id: 'certificate-refused',
+              area: 'host',
+              severity: 'problem',
+              summary: `${where}: certificate refused${certificateSignedWithSha1 ? " because of its CA's signature algorithm (ssh-rsa, SHA-1)" : ` (${check.detail ?? check.outcome})`}`,
+              advice: certificateSignedWithSha1
+                ? 're-sign the certificate with rsa-sha2-512'
+                : 'check TrustedUserCAKeys, the principals (the login name must be one) and the validity on the server',
+            },
+      );
+      continue;
+    }
     switch (check.outcome) {
       case 'ok':
         findings.push({ id: 'login-ok', area: 'host', severity: 'ok', summary: `${label}: login works` });
@@ -153,6 +171,22 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
         }
       }
       if (signatures.length > 0) findings.push(...signatureFindings(signatures));
+      let certificateSignedWithSha1 = false;
+      if (options.certificate) {
+        const algorithmUsed = await certificateSignatureAlgorithm(options.certificate);
+        certificateSignedWithSha1 = algorithmUsed === 'ssh-rsa';
+        findings.push(
+          certificateSignedWithSha1
+            ? {
+                id: 'certificate-ca-sha1',
+                area: 'host',
+                severity: 'problem',
+                summary: `the SSH certificate was signed by its CA with ssh-rsa (SHA-1): OpenSSH 8.2+ refuses it (CASignatureAlgorithms)`,
+                advice: 'have the CA sign it again with rsa-sha2-512 (ssh-keygen -s ca -t rsa-sha2-512, its default), or with piv-enroll\'s CA',
+              }
+            : { id: 'certificate-ca-algorithm', area: 'host', severity: 'ok', summary: `the SSH certificate's CA signature uses ${algorithmUsed ?? 'an unknown algorithm'}` },
+        );
+      }
       const hosts: HostCheck[] = [];
       if (options.host && algorithm && publicKey) {
         const module = options.modules[0];
@@ -168,10 +202,12 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
               algorithms: sshSignatureAlgorithms(algorithm).map((a) => a.name),
               pin: options.pin,
               publicKeyLine: authorizedKeysLine(publicKey),
+              certificate: options.certificate,
+              certificateAlgorithms: sshSignatureAlgorithms(algorithm).filter((a) => !a.legacy).map((a) => `${a.name}-cert-v01@openssh.com`).join(','),
               sshOptions: options.sshOptions,
             })),
           );
-          findings.push(...hostFindings(options.host, hosts, signatures.some((c) => c.path === 'apdu' && !c.valid)));
+          findings.push(...hostFindings(options.host, hosts, signatures.some((c) => c.path === 'apdu' && !c.valid), certificateSignedWithSha1));
         }
       }
       return { ...partial, status: worst(findings), findings, signatures, hosts };

@@ -30,6 +30,7 @@ export type HostOutcome =
   | 'host-key-problem'
   | 'unreachable'
   | 'pin-refused'
+  | 'certificate-refused'
   | 'error';
 
 export interface HostCheck {
@@ -69,13 +70,25 @@ export function classifySshOutput(output: string, exitCode: number, algorithm?: 
  * algorithm, such a refusal is about the algorithm, not the key.
  */
 export function reclassifyRefusedAlgorithms(checks: HostCheck[]): HostCheck[] {
-  const accepted = checks.find((c) => c.outcome === 'ok' || c.outcome === 'signature-refused');
+  const accepted = checks.find((c) => c.algorithm !== 'certificate' && (c.outcome === 'ok' || c.outcome === 'signature-refused'));
   if (!accepted) return checks;
   return checks.map((c) =>
-    c.outcome === 'key-not-authorized'
+    c.outcome === 'key-not-authorized' && c.algorithm !== 'certificate'
       ? { ...c, outcome: 'no-common-algorithm', detail: `the server refuses ${c.algorithm} signatures (it accepts the same key with ${accepted.algorithm})` }
       : c,
   );
+}
+
+/** A certificate login succeeded only if the server accepted the certificate itself, not the plain key after it. */
+export function classifyCertificateLogin(output: string, exitCode: number): Omit<HostCheck, 'algorithm'> {
+  const base = classifySshOutput(output, exitCode);
+  const certificateAccepted = /Server accepts key: .*-CERT/.test(output);
+  if (base.outcome === 'ok' && certificateAccepted) return base;
+  if (base.outcome === 'ok' || base.outcome === 'key-not-authorized' || base.outcome === 'signature-refused') {
+    if (certificateAccepted) return { ...base, outcome: 'signature-refused', detail: 'the server accepted the certificate, then refused its signature' };
+    return { ...base, outcome: 'certificate-refused', detail: 'the server refused the certificate' };
+  }
+  return base;
 }
 
 export interface HostCheckOptions {
@@ -85,6 +98,10 @@ export interface HostCheckOptions {
   pin: string;
   /** The card key's authorized_keys line: with IdentitiesOnly, ssh offers a token key only when an IdentityFile names it. */
   publicKeyLine: string;
+  /** An OpenSSH certificate of the card key, to try a certificate login as well. */
+  certificate?: string;
+  /** Certificate algorithms to offer (default: each of `algorithms` as its -cert-v01 form). */
+  certificateAlgorithms?: string;
   /** Extra -o options (e.g. StrictHostKeyChecking=accept-new). */
   sshOptions: string[];
   timeoutSeconds?: number;
@@ -101,8 +118,7 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
     const identity = join(dir, 'card.pub');
     await writeFile(identity, `${options.publicKeyLine}\n`);
     const destination = `${options.target.user ? `${options.target.user}@` : ''}${options.target.host}`;
-    const checks: HostCheck[] = [];
-    for (const algorithm of options.algorithms) {
+    const attempt = async (acceptedAlgorithms: string, extra: string[]): Promise<{ output: string; exitCode: number }> => {
       const args = [
         '-v',
         '-o', 'PreferredAuthentications=publickey',
@@ -111,7 +127,8 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
         '-o', 'IdentitiesOnly=yes', // only the card's key: not the agent's, not ~/.ssh/id_*
         '-o', `IdentityFile=${identity}`,
         '-o', 'IdentityAgent=none',
-        '-o', `PubkeyAcceptedAlgorithms=${algorithm}`,
+        '-o', `PubkeyAcceptedAlgorithms=${acceptedAlgorithms}`,
+        ...extra,
         '-o', `ConnectTimeout=${options.timeoutSeconds ?? 10}`,
         ...options.sshOptions.flatMap((o) => ['-o', o]),
         '-I', options.module,
@@ -126,10 +143,29 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
         env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: process.env.DISPLAY ?? ':0' },
         timeout: ((options.timeoutSeconds ?? 10) + 20) * 1000,
       });
-      checks.push({ algorithm, ...classifySshOutput(`${result.stderr}\n${result.stdout}`, result.exitCode ?? 255, algorithm) });
+      return { output: `${result.stderr}\n${result.stdout}`, exitCode: result.exitCode ?? 255 };
+    };
+    const checks: HostCheck[] = [];
+    for (const algorithm of options.algorithms) {
+      const { output, exitCode } = await attempt(algorithm, []);
+      checks.push({ algorithm, ...classifySshOutput(output, exitCode, algorithm) });
+    }
+    if (options.certificate) {
+      // The certificate login: sshd checks the CA's signature algorithm against CASignatureAlgorithms first. The plain
+      // algorithms stay allowed, or ssh does not load the token key the certificate needs ("no separate private key").
+      const certificateAlgorithms = options.certificateAlgorithms ?? options.algorithms.map((a) => `${a}-cert-v01@openssh.com`).join(',');
+      const { output, exitCode } = await attempt(`${certificateAlgorithms},${options.algorithms.join(',')}`, ['-o', `CertificateFile=${options.certificate}`]);
+      checks.push({ algorithm: 'certificate', ...classifyCertificateLogin(output, exitCode) });
     }
     return reclassifyRefusedAlgorithms(checks);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The signature algorithm an OpenSSH certificate's CA used, as `ssh-keygen -L` reports it ("ssh-rsa" means SHA-1). */
+export async function certificateSignatureAlgorithm(file: string): Promise<string | undefined> {
+  const result = await execa('ssh-keygen', ['-L', '-f', file], { reject: false });
+  if (result.exitCode !== 0) throw new UsageError(`${file} is not an OpenSSH certificate (ssh-keygen -L: ${result.stderr.trim()})`);
+  return /Signing CA: .*\(using ([^)]+)\)/.exec(result.stdout)?.[1];
 }
