@@ -100,3 +100,21 @@ describe('certificate logins are judged by the certificate, not the plain key af
     expect(classifyCertificateLogin(`${certAccepted}root@h: Permission denied (publickey).`, 255).outcome).toBe('signature-refused');
   });
 });
+
+describe('certificate expiry', () => {
+  test('expired and soon-expiring certificates are reported', async () => {
+    const { examineCard } = await import('../../src/operations/doctor/doctor.js');
+    const file = await enrolledCard();
+    const check = async (now: Date) => {
+      const { transport } = await openVirtualCard({ file });
+      const session = await PivSession.open(transport);
+      const examination = await examineCard(session, { slot: 0x9c, pin: PIN, modules: [], sshOptions: [], now });
+      return (await examination.finish(undefined)).findings.map((f) => `${f.id}:${f.severity}`);
+    };
+    const day = 86_400_000;
+    expect(await check(new Date(Date.now() + 400 * day))).toContain('certificate-expired:problem');
+    expect(await check(new Date(Date.now() + 350 * day))).toContain('certificate-expiring:warning');
+    const today = await check(new Date());
+    expect(today.filter((f) => f.startsWith('certificate-expir'))).toEqual([]);
+  });
+});
