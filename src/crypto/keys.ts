@@ -2,7 +2,7 @@
  * Conversions between node:crypto KeyObjects and the raw encodings PIV uses on the wire
  * (RSA n/e and CRT parts, EC points and scalars, 32-byte Ed25519/X25519 keys).
  */
-import { createECDH, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { concatBytes, fromHex } from '../bytes/hex.js';
 import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../spec/algorithms.js';
 
@@ -67,6 +67,25 @@ export function generateKeyPairFor(algorithm: KeyAlgorithmInfo): { privateKey: K
     case 'x25519':
       return generateKeyPairSync('x25519');
   }
+}
+
+/**
+ * The same, off the main thread (libuv's pool): an RSA key takes 40–250 ms to make, which can overlap with card I/O.
+ */
+export function generateKeyPairForAsync(algorithm: KeyAlgorithmInfo): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, publicKey: KeyObject, privateKey: KeyObject): void => (error ? reject(error) : resolve({ privateKey, publicKey }));
+    switch (algorithm.kind) {
+      case 'rsa':
+        return generateKeyPair('rsa', { modulusLength: algorithm.bits, publicExponent: RSA_PUBLIC_EXPONENT }, done);
+      case 'ec':
+        return generateKeyPair('ec', { namedCurve: CURVE_NODE_NAME[algorithm.curve!] }, done);
+      case 'ed25519':
+        return generateKeyPair('ed25519', {}, done);
+      case 'x25519':
+        return generateKeyPair('x25519', {}, done);
+    }
+  });
 }
 
 // ---- public keys ----

@@ -7,7 +7,7 @@ import { X509Certificate, createPublicKey, randomBytes, type KeyObject } from 'n
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex, wipe } from '../../bytes/hex.js';
-import { generateKeyPairFor, spkiDer } from '../../crypto/keys.js';
+import { generateKeyPairForAsync, spkiDer } from '../../crypto/keys.js';
 import { buildCertificate } from '../../crypto/x509.js';
 import { PivEnrollError } from '../../errors.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
@@ -32,14 +32,14 @@ const BAD_SIGNATURE_ADVICE =
 export interface EnrollDependencies {
   now(): Date;
   random(length: number): Uint8Array;
-  /** Makes host keys; injectable so tests can pin a key. */
-  generateKeyPair: typeof generateKeyPairFor;
+  /** Makes host keys (off the main thread); injectable so tests can pin a key. */
+  generateKeyPair: typeof generateKeyPairForAsync;
 }
 
 export const defaultEnrollDependencies: EnrollDependencies = {
   now: () => new Date(),
   random: (n) => new Uint8Array(randomBytes(n)),
-  generateKeyPair: generateKeyPairFor,
+  generateKeyPair: generateKeyPairForAsync,
 };
 
 export type StepName = 'harden' | 'authenticate' | 'key' | 'certificate' | 'export' | 'verify';
@@ -97,6 +97,9 @@ export async function applyEnrollment(
 ): Promise<EnrollmentResult> {
   const slot = plan.slot;
   const slotName = slotHex(slot);
+  // Start making a host key now: it overlaps with the credential steps' card I/O.
+  const hostKey = plan.key.action === 'import-host-key' ? deps.generateKeyPair(plan.key.algorithm) : undefined;
+  hostKey?.catch(() => undefined); // a failure surfaces where the key is awaited
   let pin = inspection.pinIsDefault === true ? '123456' : options.secrets.pin!;
   const hardened: EnrollmentResult['hardened'] = { pin: false, puk: false };
 
@@ -139,7 +142,7 @@ export async function applyEnrollment(
       break;
     case 'import-host-key': {
       progress('key', `making an ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
-      const pair = deps.generateKeyPair(algorithm);
+      const pair = await hostKey!;
       if (options.backupKey) {
         await writeKeyBackup(options.backupKey, pair.privateKey, options.secrets.keyPassphrase!);
         files.push(options.backupKey);
