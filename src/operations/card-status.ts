@@ -11,6 +11,7 @@ import { hasProtectedManagementKey } from '../piv/protected-management-key.js';
 import type { PivSession } from '../piv/session.js';
 import { managementKeyAlgorithmByName } from '../spec/algorithms.js';
 import { formatFirmwareVersion, hasFeature } from '../spec/firmware.js';
+import { FACTORY_MANAGEMENT_KEY_HEX } from '../spec/factory-defaults.js';
 import { OBJECT } from '../spec/objects.js';
 import { pinPolicyName, touchPolicyName } from '../spec/policies.js';
 import { RETIRED_SLOTS, SLOT, slotHex } from '../spec/references.js';
@@ -18,7 +19,7 @@ import { fromHex } from '../bytes/hex.js';
 import { describeKey, spkiDer } from '../crypto/keys.js';
 import { MalformedDataError } from '../bytes/errors.js';
 
-export const DEFAULT_MANAGEMENT_KEY = fromHex('010203040506070801020304050607080102030405060708');
+export const DEFAULT_MANAGEMENT_KEY = fromHex(FACTORY_MANAGEMENT_KEY_HEX);
 
 export interface CredentialStatus {
   attemptsRemaining?: number;

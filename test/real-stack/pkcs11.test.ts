@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
 import { testCertificate } from '../support/test-certificate.js';
-import { OPENSC_PKCS11, YKCS11, runOk, runOnTerminal, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
+import { DEFAULT_MANAGEMENT_KEY_HEX, OPENSC_PKCS11, YKCS11, runOk, runOnTerminal, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
-const DEFAULT_MANAGEMENT_KEY = fromHex('010203040506070801020304050607080102030405060708');
+const DEFAULT_MANAGEMENT_KEY = fromHex(DEFAULT_MANAGEMENT_KEY_HEX);
 
 /** Puts an RSA key and a certificate for it into 9A with piv-enroll's own session, through pcscd. */
 async function provision(privateKey: KeyObject, publicKey: KeyObject): Promise<void> {

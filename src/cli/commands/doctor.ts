@@ -6,6 +6,7 @@ import { examineCard, type DoctorReport } from '../../operations/doctor/doctor.j
 import { parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-verify.js';
+import { FACTORY_PIN } from '../../spec/factory-defaults.js';
 import { parseSlot } from '../../spec/references.js';
 import type { Output } from '../output.js';
 import { secretFrom } from '../secrets.js';
@@ -68,7 +69,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
   let examination;
   try {
     const session = card.session;
-    const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? '123456' : undefined);
+    const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? FACTORY_PIN : undefined);
     if (pin === undefined) throw new DoctorCouldNotRunError('the doctor needs the PIN to test signatures: set PIV_PIN or give --pin-file');
     examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, sshOptions, now: new Date() }));
   } catch (error) {

@@ -13,6 +13,7 @@ import { openCardOrVirtual, type CardSelection } from '../../operations/open-car
 import { selectPkcs11Modules, verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
+import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
 import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
 import { parseSlot } from '../../spec/references.js';
 import type { HashName } from '../../crypto/pkcs1.js';
@@ -71,7 +72,7 @@ const CERTIFICATE_HASHES: readonly HashName[] = ['sha256', 'sha384', 'sha512'];
 function checkPinValue(value: string): string | undefined {
   const length = new TextEncoder().encode(value).length;
   if (length < 6 || length > 8) return 'a PIN or PUK is 6 to 8 characters';
-  if (value === '123456' || value === '12345678') return 'that is the factory default';
+  if (value === FACTORY_PIN || value === FACTORY_PUK) return 'that is the factory default';
   return undefined;
 }
 
@@ -304,7 +305,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(card.session, inspection, plan, options, progress)),
     );
     result = { ...applied, notes: [] };
-    pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? '123456');
+    pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
   } finally {
     await card.close(); // PKCS#11 modules can reach the card only once we let go of it
   }

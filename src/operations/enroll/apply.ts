@@ -12,6 +12,7 @@ import { buildCertificate } from '../../crypto/x509.js';
 import { PivEnrollError } from '../../errors.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
 import type { PivSession } from '../../piv/session.js';
+import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
 import { PIN_POLICY } from '../../spec/policies.js';
 import { slotHex } from '../../spec/references.js';
 import { readPrivateKeyFile, writeKeyBackup } from '../key-file.js';
@@ -100,7 +101,7 @@ export async function applyEnrollment(
   // Start making a host key now: it overlaps with the credential steps' card I/O.
   const hostKey = plan.key.action === 'import-host-key' ? deps.generateKeyPair(plan.key.algorithm) : undefined;
   hostKey?.catch(() => undefined); // a failure surfaces where the key is awaited
-  let pin = inspection.pinIsDefault === true ? '123456' : options.secrets.pin!;
+  let pin = inspection.pinIsDefault === true ? FACTORY_PIN : options.secrets.pin!;
   const hardened: EnrollmentResult['hardened'] = { pin: false, puk: false };
 
   // 1. Credentials: a new PIN and PUK first, then the management key (its protected copy needs the new PIN).
@@ -112,7 +113,7 @@ export async function applyEnrollment(
   }
   if (plan.hardening.changePuk) {
     progress('harden', 'replacing the default PUK');
-    await session.changePuk('12345678', options.secrets.newPuk!);
+    await session.changePuk(FACTORY_PUK, options.secrets.newPuk!);
     hardened.puk = true;
   }
   progress('authenticate', 'authenticating with the management key');

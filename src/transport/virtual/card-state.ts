@@ -6,16 +6,13 @@
 import { generateKeyPairSync, type KeyObject, createPrivateKey } from 'node:crypto';
 import { toHex } from '../../bytes/hex.js';
 import { MANAGEMENT_KEY_ALGORITHM } from '../../spec/algorithms.js';
+import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK, FACTORY_RETRIES } from '../../spec/factory-defaults.js';
 import { defaultManagementKeyAlgorithm, formatFirmwareVersion, type FirmwareVersion } from '../../spec/firmware.js';
 
 export const STATE_FORMAT = 'piv-enroll-virtual-card/1';
 export const STATE_WARNING =
   'TEST-ONLY virtual YubiKey made by piv-enroll. It holds private keys, PIN, PUK and management key in clear: never put real credentials on it.';
 
-export const DEFAULT_PIN = '123456';
-export const DEFAULT_PUK = '12345678';
-export const DEFAULT_MANAGEMENT_KEY_HEX = '010203040506070801020304050607080102030405060708';
-export const DEFAULT_RETRIES = 3;
 
 export interface CredentialState {
   /** The PIN or PUK as its 8-byte FF-padded form, hex. */
@@ -67,15 +64,15 @@ export function padCredential(text: string): Uint8Array {
 
 export function factoryCredentials(): Pick<CardState, 'pin' | 'puk'> {
   return {
-    pin: { paddedHex: toHex(padCredential(DEFAULT_PIN)), retriesTotal: DEFAULT_RETRIES, retriesLeft: DEFAULT_RETRIES },
-    puk: { paddedHex: toHex(padCredential(DEFAULT_PUK)), retriesTotal: DEFAULT_RETRIES, retriesLeft: DEFAULT_RETRIES },
+    pin: { paddedHex: toHex(padCredential(FACTORY_PIN)), retriesTotal: FACTORY_RETRIES, retriesLeft: FACTORY_RETRIES },
+    puk: { paddedHex: toHex(padCredential(FACTORY_PUK)), retriesTotal: FACTORY_RETRIES, retriesLeft: FACTORY_RETRIES },
   };
 }
 
 export function factoryManagementKey(firmware: FirmwareVersion): ManagementKeyState {
   return {
     algorithm: MANAGEMENT_KEY_ALGORITHM[defaultManagementKeyAlgorithm(firmware)],
-    keyHex: DEFAULT_MANAGEMENT_KEY_HEX,
+    keyHex: FACTORY_MANAGEMENT_KEY_HEX,
     touchRequired: false,
   };
 }

@@ -17,6 +17,7 @@ import {
   RSA_PUBLIC_EXPONENT,
 } from '../../../crypto/keys.js';
 import { keyAlgorithmById, managementKeyAlgorithmById, type KeyAlgorithmInfo } from '../../../spec/algorithms.js';
+import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK } from '../../../spec/factory-defaults.js';
 import { featuresForKeyAlgorithm } from '../../../spec/firmware.js';
 import { defaultPinPolicy, PIN_POLICY, TOUCH_POLICY } from '../../../spec/policies.js';
 import { REF, SLOT, isKeySlot } from '../../../spec/references.js';
@@ -25,7 +26,7 @@ import { SW } from '../../../spec/status-words.js';
 import { attestSlot } from '../attestation.js';
 import { CardCryptoInputError, ecdsaSignDigest, ed25519Sign, keyAgreement, rawRsa } from '../card-crypto.js';
 import { CardStatus, type CardContext, type InstructionHandler } from '../card-context.js';
-import { DEFAULT_MANAGEMENT_KEY_HEX, decodePrivateKey, encodePrivateKey, objectKey, slotKey, type KeySlotState, padCredential } from '../card-state.js';
+import { decodePrivateKey, encodePrivateKey, objectKey, slotKey, type KeySlotState, padCredential } from '../card-state.js';
 import { authenticateManagementKey, parseTemplate } from './management-key.js';
 
 const NO_DATA = new Uint8Array(0);
@@ -288,7 +289,7 @@ export const getMetadata: InstructionHandler = (ctx, cmd) => {
   const ref = cmd.p2;
   if (ref === REF.PIN || ref === REF.PUK) {
     const credential = ref === REF.PIN ? ctx.state.pin : ctx.state.puk;
-    const isDefault = credential.paddedHex === toHex(padCredential(ref === REF.PIN ? '123456' : '12345678'));
+    const isDefault = credential.paddedHex === toHex(padCredential(ref === REF.PIN ? FACTORY_PIN : FACTORY_PUK));
     return encodeTlvs([
       [0x01, Uint8Array.of(0xff)],
       [0x05, Uint8Array.of(isDefault ? 1 : 0)],
@@ -300,7 +301,7 @@ export const getMetadata: InstructionHandler = (ctx, cmd) => {
     return encodeTlvs([
       [0x01, Uint8Array.of(key.algorithm)],
       [0x02, Uint8Array.of(0x00, key.touchRequired ? TOUCH_POLICY.ALWAYS : TOUCH_POLICY.NEVER)],
-      [0x05, Uint8Array.of(key.keyHex === DEFAULT_MANAGEMENT_KEY_HEX ? 1 : 0)],
+      [0x05, Uint8Array.of(key.keyHex === FACTORY_MANAGEMENT_KEY_HEX ? 1 : 0)],
     ]);
   }
   const entry = isKeySlot(ref) ? keyIn(ctx, ref) : undefined;
