@@ -9,7 +9,7 @@ import { NotFoundError } from '../piv/errors.js';
 import type { PivSession } from '../piv/session.js';
 import { hasFeature } from '../spec/firmware.js';
 import { slotHex } from '../spec/references.js';
-import { certificatePem, publicKeyPem } from './enroll/apply.js';
+import { certificatePem, publicKeyPem } from '../crypto/pem.js';
 import { authorizedKeysLine, sshFingerprint } from './ssh-public-key.js';
 
 export type ExportFormat = 'ssh' | 'pem' | 'certificate';
@@ -20,11 +20,15 @@ export interface ExportedKey {
   fingerprint: string;
 }
 
+function render(slot: number, publicKey: KeyObject, certificate: Uint8Array | undefined, format: ExportFormat, comment?: string): ExportedKey {
+  const text = format === 'ssh' ? authorizedKeysLine(publicKey, comment) : format === 'pem' ? publicKeyPem(publicKey).trimEnd() : certificatePem(certificate!).trimEnd();
+  return { slot: slotHex(slot), text, fingerprint: sshFingerprint(publicKey) };
+}
+
 /** The same export, from the certificate a PKCS#11 module shows: the key exactly as `ssh -I module` sees it. */
 export function exportThroughPkcs11(certificateDer: Uint8Array, slot: number, format: ExportFormat, comment?: string): ExportedKey {
   const publicKey = createPublicKey({ key: Buffer.from(summarizeCertificate(certificateDer).subjectPublicKeyInfo), format: 'der', type: 'spki' });
-  const text = format === 'ssh' ? authorizedKeysLine(publicKey, comment) : format === 'pem' ? publicKeyPem(publicKey).trimEnd() : certificatePem(certificateDer).trimEnd();
-  return { slot: slotHex(slot), text, fingerprint: sshFingerprint(publicKey) };
+  return render(slot, publicKey, certificateDer, format, comment);
 }
 
 export async function exportSlot(session: PivSession, slot: number, format: ExportFormat, comment?: string): Promise<ExportedKey> {
@@ -48,6 +52,5 @@ export async function exportSlot(session: PivSession, slot: number, format: Expo
   if (!publicKey && certificate) publicKey = createPublicKey({ key: Buffer.from(summarizeCertificate(certificate).subjectPublicKeyInfo), format: 'der', type: 'spki' });
   if (!publicKey) throw new NotFoundError(`slot ${slotHex(slot)} holds no key`);
   if (format === 'certificate' && !certificate) throw new NotFoundError(`slot ${slotHex(slot)} holds a key but no certificate (an unfinished enrollment? run enroll again)`);
-  const text = format === 'ssh' ? authorizedKeysLine(publicKey, comment) : format === 'pem' ? publicKeyPem(publicKey).trimEnd() : certificatePem(certificate!).trimEnd();
-  return { slot: slotHex(slot), text, fingerprint: sshFingerprint(publicKey) };
+  return render(slot, publicKey, certificate, format, comment);
 }

@@ -5,13 +5,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import sshpk from 'sshpk';
-import { spkiDer } from '../crypto/keys.js';
+import { publicKeyPem } from '../crypto/pem.js';
 import type { HashName } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 
 function parse(publicKey: KeyObject): sshpk.Key {
-  const pem = `-----BEGIN PUBLIC KEY-----\n${Buffer.from(spkiDer(publicKey)).toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END PUBLIC KEY-----\n`;
-  return sshpk.parseKey(pem, 'pem');
+  return sshpk.parseKey(publicKeyPem(publicKey), 'pem');
 }
 
 /** `ssh-rsa AAAA… comment`: one line for authorized_keys. */

@@ -5,7 +5,8 @@
  */
 import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
-import { applyEnrollment, certificatePem, EnrollmentError, publicKeyPem, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
+import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
+import { applyEnrollment, EnrollmentError, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
 import { inspectCard, type CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';

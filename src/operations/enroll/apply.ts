@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex, wipe } from '../../bytes/hex.js';
 import { generateKeyPairForAsync, spkiDer } from '../../crypto/keys.js';
+import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { buildCertificate } from '../../crypto/x509.js';
 import { PivEnrollError } from '../../errors.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
@@ -62,18 +63,6 @@ export interface EnrollmentResult {
   verification: SignatureCheck[];
   files: string[];
   hardened: { pin: boolean; puk: boolean; managementKey?: string };
-}
-
-function pem(label: string, der: Uint8Array): string {
-  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END ${label}-----\n`;
-}
-
-export function certificatePem(der: Uint8Array): string {
-  return pem('CERTIFICATE', der);
-}
-
-export function publicKeyPem(key: KeyObject): string {
-  return pem('PUBLIC KEY', spkiDer(key));
 }
 
 /** The management key to authenticate with: default, PIN-protected on the card, or the one given. */
