@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { verifySignature } from '../crypto/verify-signature.js';
 import { digest, digestInfo } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import { PivEnrollError, UsageError } from '../errors.js';
@@ -124,12 +125,8 @@ export function verifyThroughPkcs11(target: Pkcs11Target): SignatureCheck[] {
           pkcs11.C_SignInit(session, { mechanism }, key);
           if (alwaysAuthenticate) pkcs11.C_Login(session, lib.CKU_CONTEXT_SPECIFIC, target.pin);
           const signature = pkcs11.C_Sign(session, data, Buffer.alloc(1024));
-          const valid =
-            target.algorithm.kind === 'ed25519'
-              ? verify(null, challenge, target.publicKey, signature)
-              : target.algorithm.kind === 'ec'
-                ? verify(ssh.hash!, challenge, { key: target.publicKey, dsaEncoding: 'ieee-p1363' }, signature)
-                : verify(ssh.hash!, challenge, target.publicKey, signature);
+          // PKCS#11 returns ECDSA signatures as r‖s, not DER.
+          const valid = verifySignature(target.algorithm, target.publicKey, challenge, signature, ssh.hash, 'ieee-p1363');
           return check(ssh.name, ssh.legacy, target.module.name, { valid });
         } catch (error) {
           return check(ssh.name, ssh.legacy, target.module.name, { valid: false, error: (error as Error).message });

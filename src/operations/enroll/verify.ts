@@ -2,7 +2,8 @@
  * The check this project exists for: the card signs a random challenge for every SSH signature algorithm
  * its key supports, and each signature is verified against the exported public key, as sshd would.
  */
-import { verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { verifySignature } from '../../crypto/verify-signature.js';
 import { sshSignatureAlgorithms } from '../ssh-public-key.js';
 import { signWithCard, type CardKey } from './card-signer.js';
 
@@ -24,12 +25,7 @@ export async function verifyCardSignatures(key: CardKey, publicKey: KeyObject, r
     const challenge = random(32);
     try {
       const signature = await signWithCard(key, challenge, ssh.hash ?? 'sha512');
-      const valid =
-        key.algorithm.kind === 'ed25519'
-          ? verify(null, challenge, publicKey, signature)
-          : key.algorithm.kind === 'ec'
-            ? verify(ssh.hash!, challenge, { key: publicKey, dsaEncoding: 'der' }, signature)
-            : verify(ssh.hash!, challenge, publicKey, signature);
+      const valid = verifySignature(key.algorithm, publicKey, challenge, signature, ssh.hash);
       checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid });
     } catch (error) {
       checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid: false, error: (error as Error).message });
