@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
 import { PIV_AID_SHORT } from '../../spec/instructions.js';
+import { TransactionQueue } from '../transaction-queue.js';
 import type { CardTransport } from '../transport.js';
 import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, PcscServiceError, ReaderBusyError, translatePcscError } from './errors.js';
 
@@ -61,7 +62,7 @@ export function listReaders(): ReaderInfo[] {
 
 export class PcscTransport implements CardTransport {
   readonly supportsExtendedLength = true;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new TransactionQueue();
 
   constructor(
     readonly name: string,
@@ -85,9 +86,7 @@ export class PcscTransport implements CardTransport {
   }
 
   transaction<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(work);
   }
 
   async close(): Promise<void> {

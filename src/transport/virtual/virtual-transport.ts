@@ -3,6 +3,7 @@
  * cannot tell them apart. Optional file persistence after every APDU that changed the card.
  */
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
+import { TransactionQueue } from '../transaction-queue.js';
 import type { CardTransport } from '../transport.js';
 import { VirtualYubiKey } from './applet.js';
 import type { CardDependencies, CardFault } from './card-context.js';
@@ -12,7 +13,7 @@ import { formatFirmwareVersion, parseFirmwareVersion } from '../../spec/firmware
 
 export class VirtualCardTransport implements CardTransport {
   readonly supportsExtendedLength = true;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new TransactionQueue();
 
   constructor(
     readonly card: VirtualYubiKey,
@@ -28,9 +29,7 @@ export class VirtualCardTransport implements CardTransport {
 
   /** Serializes transactions, as a reader's exclusive lock would. */
   transaction<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(work);
   }
 
   async close(): Promise<void> {
