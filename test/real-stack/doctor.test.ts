@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { CLI, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
-import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
+import { loginWithCard, startSshd, stopAll, type TestSshd } from './sshd.js';
 
 const PIN = '24681357';
 
@@ -15,10 +15,8 @@ describe.skipIf(!inject('benchReady'))('piv-enroll doctor against pcscd and a re
   let card: ServedCard | undefined;
   let sshd: TestSshd | undefined;
   afterEach(async () => {
-    await sshd?.stop();
-    expect(await card?.stop()).toBe(0);
-    card = undefined;
-    sshd = undefined;
+    await stopAll(sshd, card);
+    [card, sshd] = [undefined, undefined];
   });
 
   async function enrolledState(): Promise<{ state: string; authorizedKey: string }> {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { CLI, OPENSC_PKCS11, READER, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
-import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
+import { loginWithCard, startSshd, stopAll, type TestSshd } from './sshd.js';
 
 const NEW_PIN = '24681357';
 const ENV = { PIV_NEW_PIN: NEW_PIN, PIV_NEW_PUK: '97531864' };
@@ -22,10 +22,8 @@ describe.skipIf(!inject('benchReady'))('piv-enroll enroll through pcscd, then Op
   let card: ServedCard | undefined;
   let sshd: TestSshd | undefined;
   afterEach(async () => {
-    await sshd?.stop();
-    expect(await card?.stop()).toBe(0);
-    card = undefined;
-    sshd = undefined;
+    await stopAll(sshd, card);
+    [card, sshd] = [undefined, undefined];
   });
 
   test('a card that returns bad signatures is stopped before it leaves the desk', async () => {

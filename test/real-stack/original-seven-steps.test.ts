@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { DEFAULT_MANAGEMENT_KEY_HEX, OPENSC_PKCS11, READER, run, runOk, runOnTerminal, scratchDir, serveCard, type ServedCard } from './bench.js';
-import { loginWithCard, startSshd, type TestSshd } from './sshd.js';
+import { loginWithCard, startSshd, stopAll, type TestSshd } from './sshd.js';
 
 const MK = `${DEFAULT_MANAGEMENT_KEY_HEX}\n`;
 
@@ -19,10 +19,8 @@ describe.skipIf(!inject('benchReady'))('the original seven steps, then an SSH lo
   let card: ServedCard | undefined;
   let sshd: TestSshd | undefined;
   afterEach(async () => {
-    await sshd?.stop();
-    expect(await card?.stop()).toBe(0);
-    card = undefined;
-    sshd = undefined;
+    await stopAll(sshd, card);
+    [card, sshd] = [undefined, undefined];
   });
 
   test('steps 1–7, and sshd accepts the card for rsa-sha2-256 and rsa-sha2-512', async () => {

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { OPENSC_PKCS11, run, runOk, scratchDir } from './bench.js';
+import { expect } from 'vitest';
+import { OPENSC_PKCS11, run, runOk, scratchDir, type ServedCard } from './bench.js';
 
 export interface TestSshd {
   port: number;
@@ -96,4 +97,10 @@ export function loginWithCard(sshd: TestSshd, algorithm: string, pin: string, me
       '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, `echo ${message}`],
     { env: askpassFor(pin).env },
   );
+}
+
+/** Ends what a test left running: the sshd, then the served card, which must exit cleanly. */
+export async function stopAll(sshd: TestSshd | undefined, card: ServedCard | undefined): Promise<void> {
+  await sshd?.stop();
+  if (card) expect(await card.stop()).toBe(0);
 }
