@@ -13,6 +13,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Real OpenSSH (sshd, ssh, ssh-keygen) without a card: sshd instances on their own loopback ports, so files may run in parallel.
+        test: { name: 'ssh', include: ['test/ssh/**/*.test.ts'], testTimeout: 120_000 },
+      },
+      {
+        extends: true,
         test: {
           name: 'real-stack',
           include: ['test/real-stack/**/*.test.ts'],

@@ -3,50 +3,18 @@
  * errors into messages and exit codes: 0 ok, 1 the operation failed, 2 bad usage, 70 internal error.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
-import type { CardSelection } from '../operations/open-card.js';
+import { addCardOptions, cardSelection, collect, parseSerial, type CardFlags } from './card-options.js';
 import { processOutput, type Output } from './output.js';
+import { registerCaCommands } from './register-ca.js';
+import { registerDeployCommand } from './register-deploy.js';
 
 const EXIT_INTERNAL = 70;
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function parseSerial(value: string): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff) {
-    throw new InvalidArgumentError('a serial is a whole number from 1 to 4294967295');
-  }
-  return Number(value);
-}
-
-/** Options every command that talks to a card shares. */
-function addCardOptions(command: Command): Command {
-  return command
-    .option('--reader <text>', 'the PC/SC reader whose name contains TEXT (default: the one reader holding a PIV card)')
-    .option('--virtual <file>', 'use the embedded virtual YubiKey kept in FILE (created if missing; test-only)')
-    .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
-    .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
-    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space').argParser(collect).hideHelp());
-}
-
-interface CardFlags {
-  reader?: string;
-  virtual?: string;
-  firmware?: string;
-  serial?: number;
-  fault?: string[];
-}
-
-/** Commander's flag names → the one CardSelection type every command shares. */
-function cardSelection(flags: CardFlags): CardSelection {
-  return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
 }
 
 export function buildProgram(output: Output, setExit: (code: number) => void): Command {
@@ -116,6 +84,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
     });
+
+  registerDeployCommand(program, output, setExit);
+  registerCaCommands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard

@@ -1,0 +1,41 @@
+/**
+ * Flags shared by every command that talks to a card, and commander helpers. Command groups that live in
+ * their own register-*.ts module (deploy, ca) use these too, so the card options read the same everywhere.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { CardSelection } from '../operations/open-card.js';
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function parseSerial(value: string): number {
+  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff) {
+    throw new InvalidArgumentError('a serial is a whole number from 1 to 4294967295');
+  }
+  return Number(value);
+}
+
+/** Options every command that talks to a card shares. */
+export function addCardOptions(command: Command): Command {
+  return command
+    .option('--reader <text>', 'the PC/SC reader whose name contains TEXT (default: the one reader holding a PIV card)')
+    .option('--virtual <file>', 'use the embedded virtual YubiKey kept in FILE (created if missing; test-only)')
+    .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
+    .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
+    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space').argParser(collect).hideHelp());
+}
+
+export interface CardFlags {
+  reader?: string;
+  virtual?: string;
+  firmware?: string;
+  serial?: number;
+  fault?: string[];
+}
+
+/** Commander's flag names → the one CardSelection type every command shares. */
+export function cardSelection(flags: CardFlags): CardSelection {
+  return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
+}
+
