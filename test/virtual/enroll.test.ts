@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { apduTarget } from '../../src/operations/enroll/apdu-target.js';
 import { applyEnrollment, EnrollmentError } from '../../src/operations/enroll/apply.js';
 import { inspectCard } from '../../src/operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions } from '../../src/operations/enroll/options.js';
@@ -43,7 +44,7 @@ async function plan(card: TestCard, opts: EnrollOptions): Promise<{ plan?: Enrol
 async function enroll(card: TestCard, opts: EnrollOptions) {
   const { plan: p, errors, inspection } = await plan(card, opts);
   expect(errors).toEqual([]);
-  return applyEnrollment(card.session, inspection, p!, opts);
+  return applyEnrollment(apduTarget(card.session), inspection, p!, opts);
 }
 
 describe('enrollment on the in-process virtual card', () => {
@@ -94,7 +95,7 @@ describe('enrollment on the in-process virtual card', () => {
     const wrong = options({ algorithm: keyAlgorithmByName('ED25519')!, keySource: { kind: 'import', file }, secrets: { keyPassphrase: 'wrong' } });
     const inspection = await inspectCard(card.session, 0x9c);
     const planned = planEnrollment(wrong, inspection);
-    await expect(applyEnrollment(card.session, inspection, planned.plan!, wrong)).rejects.toThrow(/wrong passphrase/);
+    await expect(applyEnrollment(apduTarget(card.session), inspection, planned.plan!, wrong)).rejects.toThrow(/wrong passphrase/);
     // The failed run changed PIN/PUK already; a second run continues with the new PIN.
     const right = options({ algorithm: keyAlgorithmByName('ED25519')!, keySource: { kind: 'import', file }, secrets: { pin: NEW_PIN, keyPassphrase: 'correct horse' } });
     const result = await enroll(card, right);
@@ -120,7 +121,7 @@ describe('enrollment on the in-process virtual card', () => {
     const resumed = await plan(card, options({ algorithm: keyAlgorithmByName('ECCP256')!, secrets: { pin: NEW_PIN } }));
     expect(resumed.errors).toEqual([]);
     expect(resumed.plan!.key.action).toBe('keep-existing');
-    const result = await applyEnrollment(card.session, resumed.inspection, resumed.plan!, options({ algorithm: keyAlgorithmByName('ECCP256')!, secrets: { pin: NEW_PIN } }));
+    const result = await applyEnrollment(apduTarget(card.session), resumed.inspection, resumed.plan!, options({ algorithm: keyAlgorithmByName('ECCP256')!, secrets: { pin: NEW_PIN } }));
     expect(result.fingerprint).toBe(first.fingerprint);
   });
 
@@ -128,7 +129,7 @@ describe('enrollment on the in-process virtual card', () => {
     const card = await openTestCard({ faults: ['corrupt-signature'] });
     const opts = options({ algorithm: keyAlgorithmByName('ECCP256')! });
     const { plan: p, inspection } = await plan(card, opts);
-    const failure = applyEnrollment(card.session, inspection, p!, opts);
+    const failure = applyEnrollment(apduTarget(card.session), inspection, p!, opts);
     await expect(failure).rejects.toBeInstanceOf(EnrollmentError);
     await expect(failure).rejects.toThrow(/invalid signature[\s\S]*Server refused public-key signature despite accepting key/);
     await expect(card.session.getCertificate(0x9c)).rejects.toThrow(/not found/);
@@ -169,7 +170,7 @@ describe('enrollment on the in-process virtual card', () => {
     expect(errors).toEqual([]);
     expect(p!.warnings).toContainEqual(expect.stringMatching(/cannot tell whether PIN and PUK/));
     expect(p!.hardening.newManagementKey?.name).toBe('TDES');
-    const result = await applyEnrollment(card.session, inspection, p!, opts);
+    const result = await applyEnrollment(apduTarget(card.session), inspection, p!, opts);
     expect(result.verification.every((c) => c.valid)).toBe(true);
     expect(result.hardened).toEqual({ pin: false, puk: false, managementKey: 'TDES' });
   });

@@ -6,6 +6,7 @@
 import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
+import { apduTarget } from '../../operations/enroll/apdu-target.js';
 import { applyEnrollment, EnrollmentError, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
 import { inspectCard, type CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
@@ -198,7 +199,7 @@ export function enrollmentJson(result: EnrollmentResult & { notes?: string[] }):
     publicKeyPem: publicKeyPem(result.publicKey),
     certificate: { ...result.certificate, pem: certificatePem(result.certificateDer) },
     attestation: result.attestationDer ? certificatePem(result.attestationDer) : null,
-    chuidGuid: result.chuidGuid,
+    chuidGuid: result.chuidGuid ?? null,
     hardened: result.hardened,
     verification: result.verification,
     files: result.files,
@@ -303,7 +304,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       return 1;
     }
     const applied = await card.session.transaction(() =>
-      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(card.session, inspection, plan, options, progress)),
+      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(apduTarget(card.session), inspection, plan, options, progress)),
     );
     result = { ...applied, notes: [] };
     pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);

@@ -9,6 +9,7 @@ import { formatFirmwareVersion } from '../../spec/firmware.js';
 import { PIN_POLICY } from '../../spec/policies.js';
 import { slotHex } from '../../spec/references.js';
 import { inspectCard } from '../enroll/inspect.js';
+import { pivCardKey } from '../enroll/card-signer.js';
 import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';
 import { verifyThroughPkcs11, type Pkcs11Module } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
@@ -154,7 +155,7 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
   const publicKey = inspection.slot.publicKey;
   if (algorithm && publicKey) {
     await session.verifyPin(options.pin); // a wrong PIN stops the doctor here, with the tries left, instead of looking like bad signatures
-    const key = { session, slot: options.slot, algorithm, pinPolicy: inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS, pin: options.pin };
+    const key = pivCardKey({ session, slot: options.slot, algorithm, pinPolicy: inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS, pin: options.pin });
     signatures.push(...(await verifyCardSignatures(key, publicKey, (n) => new Uint8Array(randomBytes(n)))));
   }
   const partial = {

@@ -11,18 +11,16 @@ import { generateKeyPairForAsync, spkiDer } from '../../crypto/keys.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { buildCertificate } from '../../crypto/x509.js';
 import { PivEnrollError } from '../../errors.js';
-import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
-import type { PivSession } from '../../piv/session.js';
 import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
 import { PIN_POLICY } from '../../spec/policies.js';
 import { slotHex } from '../../spec/references.js';
 import { readPrivateKeyFile, writeKeyBackup } from '../key-file.js';
-import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import { authorizedKeysLine, sshFingerprint } from '../ssh-public-key.js';
-import { cardTbsSigner, certificateSignatureAlgorithm, type CardKey } from './card-signer.js';
+import { cardTbsSigner, certificateSignatureAlgorithm } from './card-signer.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';
 import { effectivePinPolicy, type EnrollmentPlan } from './plan.js';
+import type { EnrollmentTarget } from './target.js';
 import { verifyCardSignatures, type SignatureCheck } from './verify.js';
 
 export class EnrollmentError extends PivEnrollError {}
@@ -59,26 +57,15 @@ export interface EnrollmentResult {
   certificateDer: Uint8Array;
   certificate: { subject: string; serial: string; notAfter: string };
   attestationDer?: Uint8Array;
-  chuidGuid: string;
+  /** The fresh CHUID's GUID; undefined when the backend cannot write the CHUID. */
+  chuidGuid?: string;
   verification: SignatureCheck[];
   files: string[];
   hardened: { pin: boolean; puk: boolean; managementKey?: string };
 }
 
-/** The management key to authenticate with: default, PIN-protected on the card, or the one given. */
-async function managementKeyFor(session: PivSession, inspection: CardInspection, options: EnrollOptions, pin: string): Promise<Uint8Array> {
-  if (inspection.managementKeyIsDefault === true) return DEFAULT_MANAGEMENT_KEY.slice();
-  if (options.secrets.managementKey) return options.secrets.managementKey;
-  if (inspection.managementKeyProtected) {
-    await session.verifyPin(pin);
-    return readProtectedManagementKey(session);
-  }
-  // Firmware without metadata: try the default, as ykman does.
-  return DEFAULT_MANAGEMENT_KEY.slice();
-}
-
 export async function applyEnrollment(
-  session: PivSession,
+  target: EnrollmentTarget,
   inspection: CardInspection,
   plan: EnrollmentPlan,
   options: EnrollOptions,
@@ -96,27 +83,24 @@ export async function applyEnrollment(
   // 1. Credentials: a new PIN and PUK first, then the management key (its protected copy needs the new PIN).
   if (plan.hardening.changePin) {
     progress('harden', 'replacing the default PIN');
-    await session.changePin(pin, options.secrets.newPin!);
+    await target.changePin(pin, options.secrets.newPin!);
     pin = options.secrets.newPin!;
     hardened.pin = true;
   }
   if (plan.hardening.changePuk) {
     progress('harden', 'replacing the default PUK');
-    await session.changePuk(FACTORY_PUK, options.secrets.newPuk!);
+    await target.changePuk(FACTORY_PUK, options.secrets.newPuk!);
     hardened.puk = true;
   }
   progress('authenticate', 'authenticating with the management key');
-  const currentKey = await managementKeyFor(session, inspection, options, pin);
-  await session.authenticate(currentKey);
+  await target.authenticate(inspection, options.secrets, pin);
   if (plan.hardening.newManagementKey) {
     progress('harden', `setting a random ${plan.hardening.newManagementKey.name} management key, PIN-protected on the card`);
     const newKey = deps.random(plan.hardening.newManagementKey.keyLength);
-    await session.verifyPin(pin);
-    await storeProtectedManagementKey(session, plan.hardening.newManagementKey, newKey, deps.now());
+    await target.replaceManagementKey(plan.hardening.newManagementKey, newKey, pin, deps.now());
     wipe(newKey);
     hardened.managementKey = plan.hardening.newManagementKey.name;
   }
-  wipe(currentKey);
 
   // 2. The key.
   const algorithm = plan.key.algorithm;
@@ -127,8 +111,7 @@ export async function applyEnrollment(
   switch (plan.key.action) {
     case 'generate-on-card':
       progress('key', `generating an ${algorithm.name} key on the card in slot ${slotName}`);
-      publicKey = await session.generateKey(slot, algorithm, policy);
-      attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
+      ({ publicKey, attestationDer } = await target.generateKey(slot, algorithm, policy));
       break;
     case 'import-host-key': {
       progress('key', `making an ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
@@ -137,7 +120,7 @@ export async function applyEnrollment(
         await writeKeyBackup(options.backupKey, pair.privateKey, options.secrets.keyPassphrase!);
         files.push(options.backupKey);
       }
-      await session.importKey(slot, pair.privateKey, policy);
+      await target.importKey(slot, pair.privateKey, policy);
       publicKey = pair.publicKey;
       break;
     }
@@ -145,7 +128,7 @@ export async function applyEnrollment(
       const file = (options.keySource as { file: string }).file;
       progress('key', `importing the key from ${file} into slot ${slotName}`);
       const privateKey = await readPrivateKeyFile(file, options.secrets.keyPassphrase);
-      await session.importKey(slot, privateKey, policy);
+      await target.importKey(slot, privateKey, policy);
       publicKey = createPublicKey(privateKey);
       break;
     }
@@ -157,13 +140,8 @@ export async function applyEnrollment(
 
   // 3. The certificate, signed by the card, then a fresh CHUID so hosts that cache by GUID re-read the card.
   progress('certificate', `writing a self-signed certificate for ${plan.certificate.subject}`);
-  const cardKey: CardKey = {
-    session,
-    slot,
-    algorithm,
-    pinPolicy: plan.key.action === 'keep-existing' ? (inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS) : effectivePinPolicy(slot, plan.key.pinPolicy),
-    pin,
-  };
+  const pinPolicy = plan.key.action === 'keep-existing' ? (inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS) : effectivePinPolicy(slot, plan.key.pinPolicy);
+  const cardKey = await target.signingKey(slot, algorithm, publicKey, pinPolicy, pin);
   const now = deps.now();
   const serialNumber = deps.random(16);
   serialNumber[0]! &= 0x7f; // a positive INTEGER
@@ -186,8 +164,9 @@ export async function applyEnrollment(
   if (!new X509Certificate(certificateDer).verify(publicKey)) {
     throw new EnrollmentError(`the card returned an invalid signature on the certificate. ${BAD_SIGNATURE_ADVICE}`);
   }
-  await session.putCertificate(slot, certificateDer);
-  const chuid = await session.setChuid(deps.random(16));
+  await target.putCertificate(slot, certificateDer);
+  const guid = deps.random(16);
+  const chuidWritten = await target.writeChuid(guid);
 
   // 4. Export.
   progress('export', 'exporting the SSH public key');
@@ -229,7 +208,7 @@ export async function applyEnrollment(
     certificateDer,
     certificate: summary,
     attestationDer,
-    chuidGuid: toHex(chuid),
+    chuidGuid: chuidWritten ? toHex(guid) : undefined,
     verification,
     files,
     hardened,

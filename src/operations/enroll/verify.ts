@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../../crypto/verify-signature.js';
 import { sshSignatureAlgorithms } from '../ssh-public-key.js';
-import { signWithCard, type CardKey } from './card-signer.js';
+import type { CardKey } from './card-signer.js';
 
 export interface SignatureCheck {
   algorithm: string;
@@ -24,11 +24,11 @@ export async function verifyCardSignatures(key: CardKey, publicKey: KeyObject, r
   for (const ssh of sshSignatureAlgorithms(key.algorithm)) {
     const challenge = random(32);
     try {
-      const signature = await signWithCard(key, challenge, ssh.hash ?? 'sha512');
+      const signature = await key.sign(challenge, ssh.hash ?? 'sha512');
       const valid = verifySignature(key.algorithm, publicKey, challenge, signature, ssh.hash);
-      checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid });
+      checks.push({ algorithm: ssh.name, path: key.path, module: key.module, legacy: ssh.legacy, valid });
     } catch (error) {
-      checks.push({ algorithm: ssh.name, path: 'apdu', legacy: ssh.legacy, valid: false, error: (error as Error).message });
+      checks.push({ algorithm: ssh.name, path: key.path, module: key.module, legacy: ssh.legacy, valid: false, error: (error as Error).message });
     }
   }
   return checks;

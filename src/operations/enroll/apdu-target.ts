@@ -1,0 +1,47 @@
+/** The enrollment backend that speaks to the card itself, over APDUs through a PivSession. */
+import { wipe } from '../../bytes/hex.js';
+import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
+import type { PivSession } from '../../piv/session.js';
+import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
+import { pivCardKey } from './card-signer.js';
+import type { EnrollmentTarget } from './target.js';
+
+export function apduTarget(session: PivSession): EnrollmentTarget {
+  return {
+    backend: 'apdu',
+    changePin: (current, next) => session.changePin(current, next),
+    changePuk: (current, next) => session.changePuk(current, next),
+    async authenticate(inspection, secrets, pin) {
+      let key: Uint8Array;
+      if (inspection.managementKeyIsDefault === true) key = DEFAULT_MANAGEMENT_KEY.slice();
+      else if (secrets.managementKey) key = secrets.managementKey.slice();
+      else if (inspection.managementKeyProtected) {
+        await session.verifyPin(pin);
+        key = await readProtectedManagementKey(session);
+      } else key = DEFAULT_MANAGEMENT_KEY.slice(); // firmware without metadata: try the default, as ykman does
+      try {
+        await session.authenticate(key);
+      } finally {
+        wipe(key);
+      }
+    },
+    async replaceManagementKey(algorithm, key, pin, now) {
+      await session.verifyPin(pin);
+      await storeProtectedManagementKey(session, algorithm, key, now);
+    },
+    async generateKey(slot, algorithm, policy) {
+      const publicKey = await session.generateKey(slot, algorithm, policy);
+      const attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
+      return { publicKey, attestationDer };
+    },
+    importKey: async (slot, privateKey, policy) => {
+      await session.importKey(slot, privateKey, policy);
+    },
+    signingKey: async (slot, algorithm, _publicKey, pinPolicy, pin) => pivCardKey({ session, slot, algorithm, pinPolicy, pin }),
+    putCertificate: (slot, der) => session.putCertificate(slot, der),
+    writeChuid: async (guid) => {
+      await session.setChuid(guid);
+      return true;
+    },
+  };
+}
