@@ -56,6 +56,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
+    .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
+    .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: CardFlags & Record<string, unknown>) => {
       const { runEnroll, defaultEnrollEnvironment } = await import('./commands/enroll.js');
       setExit(await runEnroll({ ...flags, ...cardSelection(flags) } as never, output, defaultEnrollEnvironment(flags.yes as boolean | undefined)));

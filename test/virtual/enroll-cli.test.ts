@@ -8,7 +8,7 @@ import type { Output } from '../../src/cli/output.js';
 import type { Prompter } from '../../src/cli/prompter.js';
 import { PivSession } from '../../src/piv/session.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
-import { run } from '../support/run.js';
+import { run, runOk } from '../support/run.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
 const scratch = () => mkdtempSync(join(tmpdir(), 'piv-enroll-cli-'));
@@ -91,6 +91,9 @@ describe('piv-enroll enroll (command line)', () => {
     const wrong = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--slot', '9a', '--yes'], { env: { PIV_PIN: '11111111' } });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/wrong PIN, 2 attempts left/);
+    // The PIN is checked before anything is written: slot 9A is still empty.
+    const status = JSON.parse((await runOk(process.execPath, [CLI, 'status', '--virtual', file, '--json'])).stdout);
+    expect(status.slots.map((s: { slot: string }) => s.slot)).not.toContain('9A');
     const right = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--slot', '9a', '--yes'], { env: { PIV_PIN: '24681357' } });
     expect(right.code, right.stderr).toBe(0);
   });

@@ -3,6 +3,10 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { spkiDer } from '../../src/crypto/keys.js';
+import { buildCertificate } from '../../src/crypto/x509.js';
+import { PLACEHOLDER_SUBJECT } from '../../src/operations/enroll/inspect.js';
+import { readProtectedManagementKey } from '../../src/piv/protected-management-key.js';
 import { apduTarget } from '../../src/operations/enroll/apdu-target.js';
 import { applyEnrollment, EnrollmentError } from '../../src/operations/enroll/apply.js';
 import { inspectCard } from '../../src/operations/enroll/inspect.js';
@@ -17,9 +21,15 @@ import { runOk } from '../support/run.js';
 const NEW_PIN = '24681357';
 const NEW_PUK = '97531864';
 
+async function readProtectedManagementKeyWithPin(card: TestCard, pin: string): Promise<Uint8Array> {
+  await card.session.verifyPin(pin);
+  return readProtectedManagementKey(card.session);
+}
+
 function options(overrides: Partial<EnrollOptions> = {}): EnrollOptions {
   return {
     card: {},
+    backend: { kind: 'apdu' },
     slot: DEFAULT_SLOT,
     algorithm: keyAlgorithmByName('RSA2048')!,
     pinPolicy: PIN_POLICY.DEFAULT,
@@ -123,6 +133,30 @@ describe('enrollment on the in-process virtual card', () => {
     expect(resumed.plan!.key.action).toBe('keep-existing');
     const result = await applyEnrollment(apduTarget(card.session), resumed.inspection, resumed.plan!, options({ algorithm: keyAlgorithmByName('ECCP256')!, secrets: { pin: NEW_PIN } }));
     expect(result.fingerprint).toBe(first.fingerprint);
+  });
+
+  test('a slot left with the PKCS#11 backend\'s placeholder certificate counts as half-done, not as enrolled', async () => {
+    const card = await openTestCard();
+    const first = await enroll(card, options({ algorithm: keyAlgorithmByName('ECCP256')! }));
+    const placeholder = await buildCertificate(
+      {
+        serialNumber: Uint8Array.from([1]),
+        subject: [{ type: 'CN', value: PLACEHOLDER_SUBJECT.slice(3) }],
+        issuer: [{ type: 'CN', value: PLACEHOLDER_SUBJECT.slice(3) }],
+        notBefore: new Date(),
+        notAfter: new Date(Date.now() + 86_400_000),
+        subjectPublicKeyInfo: spkiDer(first.publicKey),
+        extensions: [],
+        signatureAlgorithm: { kind: 'ecdsa', hash: 'sha256' },
+      },
+      async () => Uint8Array.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]),
+    );
+    await card.session.authenticate(await readProtectedManagementKeyWithPin(card, NEW_PIN));
+    await card.session.putCertificate(0x9c, placeholder);
+    const resumed = await plan(card, options({ algorithm: keyAlgorithmByName('ECCP256')!, secrets: { pin: NEW_PIN } }));
+    expect(resumed.inspection.slot.certificateSubject).toBe(PLACEHOLDER_SUBJECT);
+    expect(resumed.inspection.slot.certificateMatchesKey).toBe(false);
+    expect(resumed.plan!.key.action).toBe('keep-existing');
   });
 
   test('a card that returns bad signatures stops the enrollment with the reason, before a certificate is written', async () => {

@@ -6,12 +6,12 @@
 import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
-import { apduTarget } from '../../operations/enroll/apdu-target.js';
+import { connectForEnrollment } from '../../operations/enroll/connect.js';
 import { applyEnrollment, EnrollmentError, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
-import { inspectCard, type CardInspection } from '../../operations/enroll/inspect.js';
+import type { CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
-import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
+import type { CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules, verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
@@ -49,6 +49,10 @@ export interface EnrollFlags extends CardSelection {
   passphraseFile?: string;
   /** PKCS#11 modules to check signatures through: auto (every one found), none, or a comma list of opensc, ykcs11, paths. */
   pkcs11?: string;
+  /** apdu (default) or pkcs11: enroll through a vendor module only. */
+  backend?: string;
+  /** With --backend pkcs11: ykcs11 (default) or a PATH. */
+  module?: string;
 }
 
 export interface EnrollEnvironment {
@@ -136,8 +140,20 @@ export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEn
     const problem = value === undefined ? undefined : checkPinValue(value);
     if (problem) problems.push(`${what}: ${problem}`);
   }
+  let backend: EnrollOptions['backend'] = { kind: 'apdu' };
+  if (flags.backend === 'pkcs11') {
+    try {
+      backend = { kind: 'pkcs11', module: selectPkcs11Modules(flags.module ?? 'ykcs11')[0]! };
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+    }
+    if (flags.virtual !== undefined) problems.push('--backend pkcs11 reaches cards through pcscd only: serve the virtual card (piv-enroll virtual-card serve) and use --reader');
+  } else if (flags.backend !== undefined && flags.backend !== 'apdu') problems.push(`--backend takes apdu or pkcs11, not "${flags.backend}"`);
+  else if (flags.module !== undefined) problems.push('--module chooses the module of --backend pkcs11 (for checking signatures through modules, see --pkcs11)');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
+    backend,
     card: { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.faults },
     slot: slot!,
     algorithm: algorithm!,
@@ -283,13 +299,12 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const options = await optionsFromFlags(flags, environment.env);
   const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
-  const card = await openCardOrVirtual(options.card, environment.fallbackVirtualCard);
+  const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
   let result: EnrollmentResult & { notes: string[] };
   let pin: string;
   try {
-    if (card.fallbackReason) output.notice(card.fallbackReason);
-    else if (card.createdVirtualCard) output.notice(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
-    const inspection = await card.session.transaction(() => inspectCard(card.session, options.slot));
+    for (const notice of connection.notices) output.notice(notice);
+    const inspection = await connection.inspect(options.slot);
     if (interactive) await askForMissing(options, inspection, environment.prompter);
     if (options.subject.length === 0) {
       const planned = planEnrollment(options, inspection);
@@ -303,19 +318,21 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       output.notice('Nothing was changed.');
       return 1;
     }
-    const applied = await card.session.transaction(() =>
-      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(apduTarget(card.session), inspection, plan, options, progress)),
+    const applied = await connection.withTarget((target) =>
+      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress)),
     );
     result = { ...applied, notes: [] };
     pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
   } finally {
-    await card.close(); // PKCS#11 modules can reach the card only once we let go of it
+    await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
   }
   // The second path, as ssh -I uses the card: every PKCS#11 module installed here.
-  if (card.readerName) {
-    for (const module of pkcs11Modules) {
+  if (connection.readerName) {
+    // The backend's own module already made every signature above: check through the others.
+    const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
+    for (const module of pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
       result.verification.push(
-        ...verifyThroughPkcs11({ module, reader: card.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
+        ...verifyThroughPkcs11({ module, reader: connection.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
       );
     }
   } else if (pkcs11Modules.length > 0) {

@@ -12,13 +12,13 @@ export function apduTarget(session: PivSession): EnrollmentTarget {
     changePin: (current, next) => session.changePin(current, next),
     changePuk: (current, next) => session.changePuk(current, next),
     async authenticate(inspection, secrets, pin) {
+      // The PIN first: a wrong one must stop the enrollment before anything is written.
+      await session.verifyPin(pin);
       let key: Uint8Array;
       if (inspection.managementKeyIsDefault === true) key = DEFAULT_MANAGEMENT_KEY.slice();
       else if (secrets.managementKey) key = secrets.managementKey.slice();
-      else if (inspection.managementKeyProtected) {
-        await session.verifyPin(pin);
-        key = await readProtectedManagementKey(session);
-      } else key = DEFAULT_MANAGEMENT_KEY.slice(); // firmware without metadata: try the default, as ykman does
+      else if (inspection.managementKeyProtected) key = await readProtectedManagementKey(session);
+      else key = DEFAULT_MANAGEMENT_KEY.slice(); // firmware without metadata: try the default, as ykman does
       try {
         await session.authenticate(key);
       } finally {

@@ -51,3 +51,8 @@ export function certificateSignatureAlgorithm(algorithm: KeyAlgorithmInfo, hash:
 export function cardTbsSigner(key: CardKey, hash: HashName): TbsSigner {
   return (tbs) => key.sign(tbs, hash);
 }
+
+/** One signature by the key in a PIV slot over APDUs (for callers that sign once, like the SSH CA). */
+export function signWithCard(key: PivSlotKey, message: Uint8Array, hash: HashName): Promise<Uint8Array> {
+  return pivCardKey(key).sign(message, hash);
+}

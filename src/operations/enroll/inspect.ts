@@ -12,6 +12,17 @@ import type { PivSession } from '../../piv/session.js';
 import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
 import { hasFeature, type FirmwareVersion } from '../../spec/firmware.js';
 
+/**
+ * Subject of the stand-in certificate the PKCS#11 backend writes before the card's first signature
+ * (pkcs11-target.ts). Found on a card, it marks an enrollment that stopped half-way.
+ */
+export const PLACEHOLDER_SUBJECT = 'CN=piv-enroll unfinished enrollment';
+
+/** Whether a slot's certificate is the real one for its key (not another key's, nor the placeholder). */
+export function certificateCertifiesKey(certificateSubject: string, certificateSpki: Uint8Array, publicKey: KeyObject): boolean {
+  return certificateSubject !== PLACEHOLDER_SUBJECT && bytesEqual(certificateSpki, spkiDer(publicKey));
+}
+
 export interface SlotInspection {
   /** A key is in the slot (known from metadata; undefined on firmware without metadata). */
   hasKey?: boolean;
@@ -73,7 +84,7 @@ export async function inspectCard(session: PivSession, slot: number): Promise<Ca
     const summary = summarizeCertificate(await session.getCertificate(slot));
     inspection.slot.certificateSubject = summary.subject;
     if (inspection.slot.publicKey) {
-      inspection.slot.certificateMatchesKey = bytesEqual(summary.subjectPublicKeyInfo, spkiDer(inspection.slot.publicKey));
+      inspection.slot.certificateMatchesKey = certificateCertifiesKey(summary.subject, summary.subjectPublicKeyInfo, inspection.slot.publicKey);
     } else if (inspection.slot.hasKey === undefined) {
       // No metadata: the certificate's key is the best guess of what the slot holds.
       inspection.slot.publicKey = createPublicKey({ key: Buffer.from(summary.subjectPublicKeyInfo), format: 'der', type: 'spki' });

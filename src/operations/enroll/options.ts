@@ -6,6 +6,10 @@ import type { NameAttribute } from '../../crypto/x509.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
 import type { CardSelection } from '../open-card.js';
+import type { Pkcs11Module } from '../pkcs11-verify.js';
+
+/** How the enrollment reaches the card: its own APDUs (default), or only through a vendor PKCS#11 module. */
+export type EnrollBackend = { kind: 'apdu' } | { kind: 'pkcs11'; module: Pkcs11Module };
 
 export type KeySource = { kind: 'host' } | { kind: 'card' } | { kind: 'import'; file: string };
 
@@ -24,6 +28,7 @@ export interface EnrollSecrets {
 
 export interface EnrollOptions {
   card: CardSelection;
+  backend: EnrollBackend;
   slot: number;
   algorithm: KeyAlgorithmInfo;
   pinPolicy: number;

@@ -14,6 +14,8 @@ export type KeyAction = 'generate-on-card' | 'import-host-key' | 'import-file' |
 
 export interface EnrollmentPlan {
   cardName: string;
+  /** apdu, or the name of the PKCS#11 module everything goes through. */
+  through: string;
   serial?: number;
   slot: number;
   hardening: { changePin: boolean; changePuk: boolean; newManagementKey?: ManagementKeyAlgorithmInfo };
@@ -61,6 +63,25 @@ function describeSlotContent(inspection: CardInspection): string {
   return slot.certificateSubject ? `${key} with certificate ${slot.certificateSubject}` : `${key} without a certificate`;
 }
 
+/** What a vendor PKCS#11 module cannot do, found before anything is written (see pkcs11-target.ts). */
+function pkcs11BackendProblems(options: EnrollOptions, inspection: CardInspection, warnings: string[]): string[] {
+  const problems: string[] = [];
+  const module = options.backend.kind === 'pkcs11' ? options.backend.module.name : '';
+  if (options.algorithm.kind === 'ed25519') problems.push(`${module} does not offer Ed25519 PIV keys: choose RSA or ECC, or the APDU backend`);
+  if (options.pinPolicy !== PIN_POLICY.DEFAULT || options.touchPolicy !== TOUCH_POLICY.DEFAULT) {
+    problems.push('PIN and touch policies cannot be set through a PKCS#11 module: leave them at their defaults, or use the APDU backend');
+  }
+  if (!options.keepDefaultCredentials && inspection.managementKeyIsDefault === true) {
+    problems.push(
+      'the PKCS#11 backend cannot harden a factory-fresh card (a module can neither change the PUK nor keep a management key PIN-protected on the card): ' +
+        'harden it first with `piv-enroll enroll` (APDU backend) or ykman, or give --keep-default-credentials',
+    );
+  }
+  warnings.push('the CHUID is not refreshed (a PKCS#11 module cannot write it): Windows may keep showing a cached certificate until it is');
+  if (options.keySource.kind === 'card') warnings.push('no attestation certificate is saved (the module does not offer it)');
+  return problems;
+}
+
 export function planEnrollment(options: EnrollOptions, inspection: CardInspection): PlanResult {
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -81,6 +102,8 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
   }
   if (options.touchPolicy === TOUCH_POLICY.CACHED && !hasFeature(firmware, 'touch-cached')) errors.push(`firmware ${firmwareText} has no cached touch policy`);
   if (options.pinPolicy > PIN_POLICY.ALWAYS) errors.push('PIN policies MATCH-ONCE and MATCH-ALWAYS need a YubiKey Bio');
+
+  if (options.backend.kind === 'pkcs11') errors.push(...pkcs11BackendProblems(options, inspection, warnings));
 
   if (inspection.pinAttemptsRemaining === 0) errors.push('the PIN is blocked: unblock it with the PUK first (ykman piv access unblock-pin)');
   else if (inspection.pinAttemptsRemaining === 1 && inspection.pinIsDefault !== true && !options.force) {
@@ -117,7 +140,10 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     hardening.changePuk = inspection.pukIsDefault === true;
     if (inspection.managementKeyIsDefault === true) hardening.newManagementKey = hardenedManagementKeyAlgorithm(inspection);
   }
-  if (inspection.pinIsDefault === undefined) warnings.push(`firmware ${firmwareText} cannot tell whether PIN and PUK are still the defaults; they are left as they are`);
+  if (inspection.pinIsDefault === undefined) {
+    const who = options.backend.kind === 'pkcs11' ? `the PKCS#11 module ${options.backend.module.name}` : `firmware ${firmwareText}`;
+    warnings.push(`${who} cannot tell whether PIN and PUK are still the defaults; they are left as they are`);
+  }
 
   for (const problem of missingInputs(options, inspection)) errors.push(`missing: ${problem}`);
   if (errors.length > 0) return { errors };
@@ -126,6 +152,7 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     errors,
     plan: {
       cardName: inspection.cardName,
+      through: options.backend.kind === 'pkcs11' ? options.backend.module.name : 'apdu',
       serial: inspection.serial,
       slot: options.slot,
       hardening,
@@ -140,20 +167,21 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
 /** The plan as lines of text for the confirmation screen. */
 export function describePlan(plan: EnrollmentPlan): string[] {
   const slot = slotHex(plan.slot);
-  const lines = [`Card: ${plan.cardName}${plan.serial !== undefined ? `, serial ${plan.serial}` : ''}`];
+  const viaModule = plan.through !== 'apdu';
+  const lines = [`Card: ${plan.cardName}${plan.serial !== undefined ? `, serial ${plan.serial}` : ''}${viaModule ? ` (through the PKCS#11 module ${plan.through})` : ''}`];
   if (plan.hardening.changePin) lines.push('• Replace the factory-default PIN');
   if (plan.hardening.changePuk) lines.push('• Replace the factory-default PUK');
   if (plan.hardening.newManagementKey) lines.push(`• Set a random ${plan.hardening.newManagementKey.name} management key, stored on the card protected by the PIN`);
   const touch = plan.key.touchPolicy === TOUCH_POLICY.DEFAULT ? TOUCH_POLICY.NEVER : plan.key.touchPolicy;
   const policies = `PIN policy ${pinPolicyName(effectivePinPolicy(plan.slot, plan.key.pinPolicy))}, touch policy ${touchPolicyName(touch)}`;
   const keyLine: Record<KeyAction, string> = {
-    'generate-on-card': `• Generate an ${plan.key.algorithm.name} key on the card in slot ${slot} (${policies}) and save its attestation`,
+    'generate-on-card': `• Generate an ${plan.key.algorithm.name} key on the card in slot ${slot} (${policies})${viaModule ? '' : ' and save its attestation'}`,
     'import-host-key': `• Make an ${plan.key.algorithm.name} key on this computer and import it into slot ${slot} (${policies}); no copy is kept unless --backup-key`,
     'import-file': `• Import the ${plan.key.algorithm.name} key from the file into slot ${slot} (${policies})`,
     'keep-existing': `• Keep the ${plan.key.algorithm.name} key already in slot ${slot}`,
   };
   lines.push(keyLine[plan.key.action]);
-  lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}, and a fresh CHUID`);
+  lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}${viaModule ? '' : ', and a fresh CHUID'}`);
   lines.push(`• Export the SSH public key and check that the card signs ${plan.verify.map((v) => v.name).join(', ')}`);
   return [...lines, ...plan.warnings.map((w) => `! ${w}`)];
 }

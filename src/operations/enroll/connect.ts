@@ -1,0 +1,55 @@
+/**
+ * Opens the card the way the chosen backend reaches it: a PivSession over PC/SC or the embedded virtual
+ * card (APDU backend), or a token of a vendor PKCS#11 module. The CLI then inspects, plans and applies the
+ * same way for both.
+ */
+import { openCardOrVirtual } from '../open-card.js';
+import { Pkcs11Token } from '../pkcs11-token.js';
+import { Pkcs11Error } from '../pkcs11-verify.js';
+import { apduTarget } from './apdu-target.js';
+import { inspectCard, type CardInspection } from './inspect.js';
+import type { EnrollOptions } from './options.js';
+import { inspectThroughPkcs11 } from './pkcs11-inspect.js';
+import { pkcs11Target } from './pkcs11-target.js';
+import type { EnrollmentTarget } from './target.js';
+
+export interface EnrollmentConnection {
+  /** The PC/SC reader, when the card is in one (PKCS#11 modules can then reach it too). */
+  readerName?: string;
+  /** What the user should know about the card chosen (e.g. the fallback to the virtual card). */
+  notices: string[];
+  inspect(slot: number): Promise<CardInspection>;
+  /** Runs `work` with the card held exclusively for the whole enrollment. */
+  withTarget<T>(work: (target: EnrollmentTarget) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function connectForEnrollment(options: EnrollOptions, fallbackVirtualCard?: string): Promise<EnrollmentConnection> {
+  if (options.backend.kind === 'pkcs11') {
+    const token = Pkcs11Token.open(options.backend.module, options.card.reader);
+    if (!token.info().firmware) {
+      token.close();
+      throw new Pkcs11Error(`${options.backend.module.name} does not report the YubiKey firmware: the PKCS#11 backend enrolls through ykcs11`);
+    }
+    const target = pkcs11Target(token);
+    return {
+      readerName: token.info().reader,
+      notices: [],
+      inspect: async (slot) => inspectThroughPkcs11(token, slot),
+      withTarget: (work) => work(target),
+      close: async () => token.close(),
+    };
+  }
+  const card = await openCardOrVirtual(options.card, fallbackVirtualCard);
+  const notices: string[] = [];
+  if (card.fallbackReason) notices.push(card.fallbackReason);
+  else if (card.createdVirtualCard) notices.push(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
+  const target = apduTarget(card.session);
+  return {
+    readerName: card.readerName,
+    notices,
+    inspect: (slot) => card.session.transaction(() => inspectCard(card.session, slot)),
+    withTarget: (work) => card.session.transaction(() => work(target)),
+    close: () => card.close(),
+  };
+}

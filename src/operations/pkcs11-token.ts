@@ -1,0 +1,197 @@
+/**
+ * One PIV card seen through a PKCS#11 module (pkcs11js): load, find the one token (optionally in a named
+ * reader), open a read-write session, log in as user (PIN) or security officer (ykcs11: the management
+ * key in hex), find objects by PIV slot. Module return codes become typed errors here, once.
+ * Calls are synchronous (pkcs11js): fine for a CLI that does one thing at a time.
+ */
+import { createRequire } from 'node:module';
+import { PivEnrollError } from '../errors.js';
+import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
+import type { FirmwareVersion } from '../spec/firmware.js';
+import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-verify.js';
+
+export type PkcsLib = typeof import('pkcs11js');
+type Pkcs11 = InstanceType<PkcsLib['PKCS11']>;
+export type Pkcs11Handle = Buffer;
+
+/** Token flags (PKCS#11 2.40 §5.3): what a module tells about the user PIN's retry counter. */
+const CKF_USER_PIN_COUNT_LOW = 0x10000;
+const CKF_USER_PIN_FINAL_TRY = 0x20000;
+const CKF_USER_PIN_LOCKED = 0x40000;
+
+export function loadPkcs11(): PkcsLib {
+  return createRequire(import.meta.url)('pkcs11js') as PkcsLib;
+}
+
+export interface TokenInfo {
+  /** The PC/SC reader (the module's slot description). */
+  reader: string;
+  label: string;
+  serial?: number;
+  /** ykcs11 reports the YubiKey firmware as major.(minor·10+patch); other modules their own version. */
+  firmware?: FirmwareVersion;
+  /** What the flags say of the user PIN: undefined when the module does not say. */
+  pinTriesRemaining?: 0 | 1;
+  pinCountLow: boolean;
+}
+
+function returnCode(error: unknown): string {
+  return /CKR_[A-Z_]+/.exec((error as Error).message)?.[0] ?? (error as Error).message;
+}
+
+export class Pkcs11Token {
+  private loggedIn: 'user' | 'so' | undefined;
+
+  private constructor(
+    readonly lib: PkcsLib,
+    readonly pkcs11: Pkcs11,
+    readonly module: Pkcs11Module,
+    private readonly slot: Buffer,
+    readonly session: Pkcs11Handle,
+  ) {}
+
+  /** Opens the one token the module sees (in `reader`, when given). */
+  static open(module: Pkcs11Module, reader?: string): Pkcs11Token {
+    const lib = loadPkcs11();
+    const pkcs11: Pkcs11 = new lib.PKCS11();
+    try {
+      pkcs11.load(module.path);
+    } catch (error) {
+      throw new Pkcs11Error(`cannot load the PKCS#11 module ${module.path}: ${(error as Error).message}`);
+    }
+    pkcs11.C_Initialize();
+    try {
+      const tokens = pkcs11.C_GetSlotList(true).filter((s) => reader === undefined || pkcs11.C_GetSlotInfo(s).slotDescription.trim().includes(reader));
+      if (tokens.length === 0) throw new Pkcs11Error(`${module.name} sees no card${reader ? ` in a reader named like "${reader}"` : ''} (is pcscd running and the card inserted?)`);
+      if (tokens.length > 1) throw new Pkcs11Error(`${module.name} sees several cards: choose one with --reader`);
+      const session = pkcs11.C_OpenSession(tokens[0]!, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
+      return new Pkcs11Token(lib, pkcs11, module, tokens[0]!, session);
+    } catch (error) {
+      pkcs11.C_Finalize();
+      throw error;
+    }
+  }
+
+  info(): TokenInfo {
+    const slotInfo = this.pkcs11.C_GetSlotInfo(this.slot);
+    const token = this.pkcs11.C_GetTokenInfo(this.slot);
+    const serial = /^\s*(\d{1,10})\s*$/.exec(token.serialNumber)?.[1];
+    const { major, minor } = token.firmwareVersion;
+    const firmware = this.module.name === 'ykcs11' || /ykcs11/.test(this.module.path) ? { major, minor: Math.floor(minor / 10), patch: minor % 10 } : undefined;
+    const flags = token.flags;
+    return {
+      reader: slotInfo.slotDescription.trim(),
+      label: token.label.trim(),
+      serial: serial === undefined ? undefined : Number(serial),
+      firmware,
+      pinTriesRemaining: flags & CKF_USER_PIN_LOCKED ? 0 : flags & CKF_USER_PIN_FINAL_TRY ? 1 : undefined,
+      pinCountLow: (flags & CKF_USER_PIN_COUNT_LOW) !== 0,
+    };
+  }
+
+  /** Logs in as the PIV user (PIN) or, with ykcs11, as security officer (the management key in hex). */
+  login(who: 'user' | 'so', secret: string): void {
+    if (this.loggedIn === who) return;
+    this.logout();
+    try {
+      this.pkcs11.C_Login(this.session, who === 'user' ? this.lib.CKU_USER : this.lib.CKU_SO, secret);
+    } catch (error) {
+      const code = returnCode(error);
+      if (code === 'CKR_USER_ALREADY_LOGGED_IN') {
+        this.loggedIn = who;
+        return;
+      }
+      throw this.loginError(who, code);
+    }
+    this.loggedIn = who;
+  }
+
+  /** Whether the management key given is the card's (no retry counter: trying is safe). Leaves the token logged out. */
+  trySoLogin(secret: string): boolean {
+    try {
+      this.login('so', secret);
+      this.logout();
+      return true;
+    } catch (error) {
+      if (error instanceof ManagementKeyError) return false;
+      throw error;
+    }
+  }
+
+  /** The context-specific login a PIN-always key wants right after C_SignInit. */
+  loginForSignature(pin: string): void {
+    try {
+      this.pkcs11.C_Login(this.session, this.lib.CKU_CONTEXT_SPECIFIC, pin);
+    } catch (error) {
+      throw this.loginError('user', returnCode(error));
+    }
+  }
+
+  logout(): void {
+    if (this.loggedIn === undefined) return;
+    try {
+      this.pkcs11.C_Logout(this.session);
+    } catch {
+      // already logged out (e.g. the card was reset)
+    }
+    this.loggedIn = undefined;
+  }
+
+  private loginError(who: 'user' | 'so', code: string): PivEnrollError {
+    if (who === 'so') {
+      return new ManagementKeyError(
+        code === 'CKR_PIN_INCORRECT'
+          ? `${this.module.name} could not authenticate with the management key: it is not the card's, or the card uses an AES management key, which ykcs11 before 2.3 cannot use (TDES only)`
+          : `${this.module.name} refused the management key (${code})`,
+      );
+    }
+    const { pinTriesRemaining, pinCountLow } = this.info();
+    if (code === 'CKR_PIN_LOCKED' || pinTriesRemaining === 0) return new PinBlockedError('PIN');
+    if (code === 'CKR_PIN_INCORRECT') {
+      if (pinTriesRemaining === 1) return new WrongPinError('PIN', 1);
+      return new Pkcs11Error(`wrong PIN${pinCountLow ? ' (the module says few tries are left)' : ''}`);
+    }
+    return new Pkcs11Error(`${this.module.name} refused the PIN (${code})`);
+  }
+
+  /** The object of this class for a PIV slot (by CKA_ID), if the module shows one. */
+  findSlotObject(objectClass: number, slot: number): Pkcs11Handle | undefined {
+    this.pkcs11.C_FindObjectsInit(this.session, [
+      { type: this.lib.CKA_CLASS, value: objectClass },
+      { type: this.lib.CKA_ID, value: Buffer.from([pkcs11KeyId(slot)]) },
+    ]);
+    try {
+      return this.pkcs11.C_FindObjects(this.session) ?? undefined;
+    } finally {
+      this.pkcs11.C_FindObjectsFinal(this.session);
+    }
+  }
+
+  attribute(object: Pkcs11Handle, type: number): Buffer | undefined {
+    try {
+      const [value] = this.pkcs11.C_GetAttributeValue(this.session, object, [{ type }]);
+      return Buffer.isBuffer(value?.value) ? value.value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs a module call, turning its return code into a Pkcs11Error that says what was being done. */
+  call<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (error) {
+      if (error instanceof PivEnrollError) throw error;
+      throw new Pkcs11Error(`${this.module.name} could not ${what}: ${returnCode(error)}`);
+    }
+  }
+
+  close(): void {
+    this.logout();
+    try {
+      this.pkcs11.C_CloseSession(this.session);
+    } finally {
+      this.pkcs11.C_Finalize();
+    }
+  }
+}
