@@ -3,12 +3,13 @@
 #  1. the Debian packages the real-stack tests use, installed if missing;
 #  2. a vsmartcard vpcd reader entry named like a YubiKey ("Yubico YubiKey OTP+FIDO+CCID 00 00" on TCP port
 #     35965, "… 00 01" on 35966), which ykman, yubico-piv-tool and ykcs11 accept;
-#  3. pcscd running with it (restarted only when the entry changed).
+#  3. pcscd running with it (restarted only when the entry changed);
+#  4. delayed ACKs off on the loopback route (see below), so the virtual card answers about as fast as a USB one.
 # The virtual card then plugs in with: piv-enroll virtual-card serve --vpcd 127.0.0.1:35965 --state FILE
 set -euo pipefail
 
 PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc opensc-pkcs11 ykcs11 yubico-piv-tool yubikey-manager
-  openssh-server openssh-client softhsm2 pcsc-tools procps)
+  openssh-server openssh-client softhsm2 pcsc-tools procps iproute2)
 ENTRY=/etc/reader.conf.d/piv-enroll-yubikey
 # The vpcd driver keeps its state in globals and pcscd loads a driver path only once, so a second entry with
 # Debian's LIBPATH would share (and break) the default "Virtual PCD" readers: ours loads its own copy.
@@ -44,6 +45,15 @@ fi
 
 # sshd refuses to start without its privilege-separation directory (normally made by systemd).
 "${SUDO[@]}" mkdir -p /run/sshd
+
+# vpcd sends each message as two writes (length, then body). With Nagle on its side and delayed ACKs on
+# ours, every APDU stalls ~40 ms waiting for an ACK: 23 APDUs took 1.1 s, where a YubiKey on USB answers
+# in a few ms. quickack on the 127.0.0.1 route turns delayed ACKs off for loopback connections made after
+# this (the card server connects to vpcd anew). Both sides of every benchmark run on this same bench.
+if ! ip route show table local 2>/dev/null | grep -q '^local 127.0.0.1 .*quickack 1'; then
+  "${SUDO[@]}" ip route change local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1 table local quickack 1 ||
+    log 'could not turn delayed ACKs off on loopback: APDUs to the virtual card will take ~40 ms each'
+fi
 
 listening() { grep -qi ":${PORT_HEX} 00000000:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
 
