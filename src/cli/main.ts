@@ -56,6 +56,13 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
+    .option('--ca <dir>', 'after enrolling, have the SSH CA in DIR (piv-enroll ca init) certify the key: writes piv-9c-cert.pub beside the public key')
+    .option('--principals <list>', 'with --ca: the names the certificate lets the key log in as (default: the --user name)')
+    .option('--ca-validity <duration>', 'with --ca: how long the certificate is valid (e.g. 30d, 12h, 52w)', undefined)
+    .option('--key-id <id>', 'with --ca: the certificate key id (default: the authorized_keys comment)')
+    .option('--ca-passphrase-file <file>', 'with --ca: the CA passphrase (or PIV_CA_PASSPHRASE)')
+    .option('--ca-reader <text>', 'with --ca and a CA key on a card: the reader holding the CA card')
+    .option('--ca-pin-file <file>', 'with --ca-reader: the PIN of the CA card (or PIV_CA_PIN)')
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: CardFlags & Record<string, unknown>) => {

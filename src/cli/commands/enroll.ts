@@ -20,10 +20,12 @@ import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../.
 import { parseSlot } from '../../spec/references.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { Output } from '../output.js';
+import { prepareCaFollowUp, type EnrollCaFlags } from './enroll-ca.js';
+import type { IssuedCertificate } from '../../operations/ca/sign.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
 
-export interface EnrollFlags extends CardSelection {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags {
   slot?: string;
   algorithm?: string;
   pinPolicy?: string;
@@ -203,7 +205,7 @@ function defaultComment(options: EnrollOptions, serial: number | undefined): str
   return `${cn.replace(/\s+/g, '_')}@piv${serial !== undefined ? `-${serial}` : ''}-${options.slot.toString(16)}`;
 }
 
-export function enrollmentJson(result: EnrollmentResult & { notes?: string[] }): Record<string, unknown> {
+export function enrollmentJson(result: EnrollmentResult & { notes?: string[]; caCertificate?: IssuedCertificate }): Record<string, unknown> {
   return {
     card: result.card,
     serial: result.serial ?? null,
@@ -218,12 +220,15 @@ export function enrollmentJson(result: EnrollmentResult & { notes?: string[] }):
     chuidGuid: result.chuidGuid ?? null,
     hardened: result.hardened,
     verification: result.verification,
+    caCertificate: result.caCertificate
+      ? (({ serial, keyId, principals, validAfter, validBefore, signatureAlgorithm, caFingerprint, certificateFile }) => ({ serial, keyId, principals, validAfter, validBefore, signatureAlgorithm, caFingerprint, file: certificateFile }))(result.caCertificate)
+      : null,
     files: result.files,
     notes: result.notes ?? [],
   };
 }
 
-function summary(result: EnrollmentResult & { notes?: string[] }): string {
+function summary(result: EnrollmentResult & { notes?: string[]; caCertificate?: IssuedCertificate }): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
     `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
@@ -234,6 +239,8 @@ function summary(result: EnrollmentResult & { notes?: string[] }): string {
     result.authorizedKey,
   ];
   for (const note of result.notes ?? []) lines.splice(3 + result.verification.length, 0, `  (${note})`);
+  const ca = result.caCertificate;
+  if (ca) lines.push('', `SSH certificate: serial ${ca.serial}, key id "${ca.keyId}", principals ${ca.principals.join(', ')}, valid until ${ca.validBefore}, CA signature ${ca.signatureAlgorithm}`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));
   return lines.join('\n');
 }
@@ -300,8 +307,9 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
   const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
-  let result: EnrollmentResult & { notes: string[] };
+  let result: EnrollmentResult & { notes: string[]; caCertificate?: IssuedCertificate };
   let pin: string;
+  let caFollowUp: Awaited<ReturnType<typeof prepareCaFollowUp>>;
   try {
     for (const notice of connection.notices) output.notice(notice);
     const inspection = await connection.inspect(options.slot);
@@ -311,6 +319,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       throw new EnrollmentPlanError(['missing: the certificate subject (--user NAME or --subject "CN=…")', ...planned.errors]);
     }
     if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
+    // Before anything is written: a CA that cannot sign must not leave an enrolled card without its certificate.
+    caFollowUp = await prepareCaFollowUp(flags, options.subject.find((a) => a.type === 'CN')?.value, { ...environment, interactive });
     const { plan, errors } = planEnrollment(options, inspection);
     if (!plan) throw new EnrollmentPlanError(errors);
     output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
@@ -338,8 +348,12 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   } else if (pkcs11Modules.length > 0) {
     result.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
   }
-  output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
   const failed = result.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
+  if (caFollowUp && failed.length === 0) {
+    result.caCertificate = await caFollowUp(result, options.comment);
+    result.files.push(result.caCertificate.certificateFile);
+  }
+  output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
   if (failed.length > 0) {
     throw new EnrollmentError(
       `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +

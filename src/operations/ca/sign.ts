@@ -43,6 +43,8 @@ export interface UserCertificateRequest {
 /** What unlocks the CA: its passphrase (software CA), or an open session with the CA card and its PIN. */
 export interface CaCredentials {
   passphrase?: string;
+  /** A software CA's key already unlocked (unlockSoftwareCa). */
+  privateKey?: KeyObject;
   card?: Omit<CardCaKey, 'slot'>;
 }
 
@@ -82,15 +84,23 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The software CA's private key, decrypted with the passphrase and checked against ca.pub. Callers that
+ * must know early that signing will work (enroll --ca, before it writes to the card) unlock it first.
+ */
+export async function unlockSoftwareCa(dir: string, config: CaConfig, passphrase: string | undefined): Promise<KeyObject> {
+  if (config.key.kind !== 'file') throw new CaError('this CA keeps its key on a card, not in a file');
+  if (passphrase === undefined) throw new UsageError('the CA passphrase is required to sign (PIV_CA_PASSPHRASE or --passphrase-file)');
+  const privateKey = await readPrivateKeyFile(resolve(dir, config.key.file), passphrase);
+  const caBlob = parseOpenSshLine(config.publicKey, 'ca.json publicKey').blob;
+  if (!bytesEqual(publicKeyBlob(privateKey), caBlob)) throw new CaError(`${caPath(dir, 'privateKey')} does not match ${caPath(dir, 'publicKey')}: the CA directory was altered`);
+  return privateKey;
+}
+
 /** The signer for the CA in `config`: the decrypted key file, or the card after checking it is the CA's. */
 async function caSigner(dir: string, config: CaConfig, credentials: CaCredentials): Promise<CertificateSigner> {
   const caBlob = parseOpenSshLine(config.publicKey, 'ca.json publicKey').blob;
-  if (config.key.kind === 'file') {
-    if (credentials.passphrase === undefined) throw new UsageError('the CA passphrase is required to sign (PIV_CA_PASSPHRASE or --passphrase-file)');
-    const privateKey = await readPrivateKeyFile(resolve(dir, config.key.file), credentials.passphrase);
-    if (!bytesEqual(publicKeyBlob(privateKey), caBlob)) throw new CaError(`${caPath(dir, 'privateKey')} does not match ${caPath(dir, 'publicKey')}: the CA directory was altered`);
-    return softwareCertificateSigner(privateKey);
-  }
+  if (config.key.kind === 'file') return softwareCertificateSigner(credentials.privateKey ?? (await unlockSoftwareCa(dir, config, credentials.passphrase)));
   if (!credentials.card) throw new UsageError(`this CA's key is on a card (serial ${config.key.cardSerial ?? 'unknown'}, slot ${config.key.slot}): insert it and select it (--reader or --virtual)`);
   const slot = parseSlot(config.key.slot);
   if (slot === undefined) throw new CaError(`ca.json names slot ${config.key.slot}, which is not a PIV key slot`);
