@@ -28,7 +28,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; trustedUserCaKeys?: string } = {}): Promise<TestSshd> {
+export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; trustedUserCaKeys?: string; revokedKeys?: string } = {}): Promise<TestSshd> {
   const dir = scratchDir('piv-enroll-sshd-');
   const port = await freePort();
   await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
@@ -51,6 +51,7 @@ export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; tr
       'PermitRootLogin prohibit-password',
       ...(options.pubkeyAcceptedAlgorithms ? [`PubkeyAcceptedAlgorithms ${options.pubkeyAcceptedAlgorithms}`] : []),
       ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
+      ...(options.revokedKeys ? [`RevokedKeys ${options.revokedKeys}`] : []),
       'LogLevel DEBUG1',
       '',
     ].join('\n'),
@@ -95,6 +96,20 @@ export function loginWithCard(sshd: TestSshd, algorithm: string, pin: string, me
     'ssh',
     ['-F', '/dev/null', '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PasswordAuthentication=no',
       '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, `echo ${message}`],
+    { env: askpassFor(pin).env },
+  );
+}
+
+/**
+ * `ssh -I opensc-pkcs11.so -o CertificateFile=…`: the card key with its OpenSSH certificate. The client
+ * offers the certificate only if the plain algorithm is allowed too ("no separate private key for certificate").
+ */
+export function loginWithCardCertificate(sshd: TestSshd, algorithm: string, certificate: string, pin: string, message: string): ReturnType<typeof run> {
+  return run(
+    'ssh',
+    ['-F', '/dev/null', '-p', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PasswordAuthentication=no',
+      '-o', 'KbdInteractiveAuthentication=no', '-o', `PubkeyAcceptedAlgorithms=${algorithm}-cert-v01@openssh.com,${algorithm}`, '-o', `CertificateFile=${certificate}`,
+      '-I', OPENSC_PKCS11, `${sshd.user}@127.0.0.1`, `echo ${message}`],
     { env: askpassFor(pin).env },
   );
 }
