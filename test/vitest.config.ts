@@ -18,6 +18,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // A real PostgreSQL (Debian's package) started by the tests, for the shared inventory.
+        test: { name: 'database', include: ['test/database/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+      {
+        extends: true,
         test: {
           name: 'real-stack',
           include: ['test/real-stack/**/*.test.ts'],

@@ -1,0 +1,272 @@
+/**
+ * The record of who has which card, which key is on it, where that key went and which certificates it got.
+ * Enroll, deploy, ca sign and ca revoke write here; batch, rekey and offboard read it to know what to do.
+ * Every change also appends an event (who did what when), so the history survives status changes.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import type { Row, SqlDatabase, SqlValue } from './database.js';
+import { InventoryError } from './errors.js';
+import { migrate } from './migrate.js';
+
+export type EnrollmentStatus = 'active' | 'replaced' | 'revoked';
+export type DeploymentState = 'present' | 'removed' | 'failed';
+
+export interface NewEnrollment {
+  person: string;
+  card?: { serial: number; firmware?: string; reader?: string };
+  slot: string;
+  algorithm: string;
+  fingerprint: string;
+  authorizedKey: string;
+  certificateSerial?: string;
+  certificateNotAfter?: string;
+  /** The enrollment's options without secrets (algorithm, policies, subject…): what a re-key repeats. */
+  options: Record<string, unknown>;
+}
+
+export interface CaCertificateRecord {
+  caDir: string;
+  serial: string;
+  keyId: string;
+  principals: string[];
+  validBefore: string;
+  revokedAt?: string;
+}
+
+export interface DeploymentRecord {
+  host: string;
+  state: DeploymentState;
+  detail?: string;
+  updatedAt: string;
+}
+
+export interface EnrollmentRecord {
+  id: number;
+  person: string;
+  cardSerial?: number;
+  firmware?: string;
+  slot: string;
+  algorithm: string;
+  fingerprint: string;
+  authorizedKey: string;
+  certificateSerial?: string;
+  certificateNotAfter?: string;
+  options: Record<string, unknown>;
+  status: EnrollmentStatus;
+  replacedBy?: number;
+  createdAt: string;
+  updatedAt: string;
+  caCertificates: CaCertificateRecord[];
+  deployments: DeploymentRecord[];
+}
+
+export interface EnrollmentFilter {
+  status?: EnrollmentStatus | 'all';
+  person?: string;
+  cardSerial?: number;
+  fingerprint?: string;
+  /** Only enrollments whose X.509 or (unrevoked) SSH certificate ends before this instant. */
+  expiringBefore?: Date;
+}
+
+export interface InventoryEvent {
+  at: string;
+  kind: string;
+  enrollmentId?: number;
+  detail?: string;
+}
+
+/** Where the inventory lives unless --inventory or PIV_ENROLL_INVENTORY says otherwise. */
+export function defaultInventoryLocation(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PIV_ENROLL_INVENTORY) return env.PIV_ENROLL_INVENTORY;
+  const stateHome = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(stateHome, 'piv-enroll', 'inventory.sqlite');
+}
+
+const text = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
+
+export class Inventory {
+  private constructor(
+    readonly db: SqlDatabase,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Opens (and migrates) the inventory at `location`: a SQLite file path, or a postgres:// URL. */
+  static async open(location: string, now: () => Date = () => new Date()): Promise<Inventory> {
+    if (location.trim() === '') throw new UsageError('--inventory needs a file path or a postgres:// URL');
+    const isPostgres = /^postgres(ql)?:\/\//i.test(location);
+    const db = isPostgres ? await (await import('./postgres.js')).openPostgres(location) : await (await import('./sqlite.js')).openSqlite(location);
+    try {
+      await migrate(db, now());
+    } catch (error) {
+      await db.close();
+      if (error instanceof InventoryError) throw error;
+      throw new InventoryError(`cannot prepare the inventory ${db.description}: ${(error as Error).message}`);
+    }
+    return new Inventory(db, now);
+  }
+
+  get description(): string {
+    return this.db.description;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+
+  private async event(db: SqlDatabase, kind: string, enrollmentId: number | undefined, detail: string): Promise<void> {
+    await db.query('INSERT INTO events (at, kind, enrollment_id, detail) VALUES (?, ?, ?, ?)', [this.stamp(), kind, enrollmentId ?? null, detail]);
+  }
+
+  /**
+   * Records a finished enrollment. An active enrollment of the same card slot becomes `replaced` (pointing to
+   * this one): the card holds only the newest key. Returns the new enrollment's id.
+   */
+  async recordEnrollment(input: NewEnrollment): Promise<number> {
+    const at = this.stamp();
+    return this.db.transaction(async (db) => {
+      const [person] = await db.query<{ id: number }>(
+        'INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id',
+        [input.person, at],
+      );
+      let cardId: number | null = null;
+      if (input.card) {
+        const [card] = await db.query<{ id: number }>(
+          `INSERT INTO cards (serial, firmware, reader, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (serial) DO UPDATE SET firmware = excluded.firmware, reader = excluded.reader, last_seen = excluded.last_seen RETURNING id`,
+          [String(input.card.serial), input.card.firmware ?? null, input.card.reader ?? null, at, at],
+        );
+        cardId = Number(card!.id);
+      }
+      const [row] = await db.query<{ id: number }>(
+        `INSERT INTO enrollments (person_id, card_id, slot, algorithm, fingerprint, authorized_key, certificate_serial, certificate_not_after, options, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) RETURNING id`,
+        [Number(person!.id), cardId, input.slot, input.algorithm, input.fingerprint, input.authorizedKey, input.certificateSerial ?? null, input.certificateNotAfter ?? null, JSON.stringify(input.options), at, at],
+      );
+      const id = Number(row!.id);
+      if (cardId !== null) {
+        await db.query("UPDATE enrollments SET status = 'replaced', replaced_by = ?, updated_at = ? WHERE card_id = ? AND slot = ? AND status = 'active' AND id <> ?", [id, at, cardId, input.slot, id]);
+      }
+      await this.event(db, 'enroll', id, `${input.person}: ${input.algorithm} ${input.fingerprint} in slot ${input.slot}${input.card ? ` of card ${input.card.serial}` : ''}`);
+      return id;
+    });
+  }
+
+  async recordCaCertificate(enrollmentId: number, certificate: Omit<CaCertificateRecord, 'revokedAt'>): Promise<void> {
+    await this.db.transaction(async (db) => {
+      await db.query('INSERT INTO ca_certificates (enrollment_id, ca_dir, serial, key_id, principals, valid_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+        enrollmentId, certificate.caDir, certificate.serial, certificate.keyId, certificate.principals.join(','), certificate.validBefore, this.stamp(),
+      ]);
+      await this.event(db, 'ca-sign', enrollmentId, `serial ${certificate.serial} from ${certificate.caDir}, principals ${certificate.principals.join(',')}`);
+    });
+  }
+
+  /** Marks a CA certificate revoked; returns the enrollments it belonged to. */
+  async recordCaRevocation(caDir: string, match: { serial?: string; keyId?: string; fingerprint?: string }): Promise<number[]> {
+    return this.db.transaction(async (db) => {
+      const conditions: string[] = [];
+      const params: SqlValue[] = [caDir];
+      if (match.serial !== undefined) (conditions.push('c.serial = ?'), params.push(match.serial));
+      if (match.keyId !== undefined) (conditions.push('c.key_id = ?'), params.push(match.keyId));
+      if (match.fingerprint !== undefined) (conditions.push('e.fingerprint = ?'), params.push(match.fingerprint));
+      if (conditions.length === 0) return [];
+      const rows = await db.query<{ id: number; enrollment_id: number }>(
+        `SELECT c.id, c.enrollment_id FROM ca_certificates c JOIN enrollments e ON e.id = c.enrollment_id WHERE c.ca_dir = ? AND (${conditions.join(' OR ')}) AND c.revoked_at IS NULL`,
+        params,
+      );
+      for (const row of rows) {
+        await db.query('UPDATE ca_certificates SET revoked_at = ? WHERE id = ?', [this.stamp(), Number(row.id)]);
+        await this.event(db, 'ca-revoke', Number(row.enrollment_id), `certificate from ${caDir} revoked`);
+      }
+      return [...new Set(rows.map((r) => Number(r.enrollment_id)))];
+    });
+  }
+
+  async recordDeployment(enrollmentId: number, host: string, state: DeploymentState, detail?: string): Promise<void> {
+    await this.db.transaction(async (db) => {
+      await db.query(
+        `INSERT INTO deployments (enrollment_id, host, state, detail, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (enrollment_id, host) DO UPDATE SET state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at`,
+        [enrollmentId, host, state, detail ?? null, this.stamp()],
+      );
+      await this.event(db, state === 'removed' ? 'remove' : 'deploy', enrollmentId, `${host}: ${state}${detail ? ` (${detail})` : ''}`);
+    });
+  }
+
+  async setStatus(enrollmentId: number, status: EnrollmentStatus, why: string): Promise<void> {
+    await this.db.transaction(async (db) => {
+      await db.query('UPDATE enrollments SET status = ?, updated_at = ? WHERE id = ?', [status, this.stamp(), enrollmentId]);
+      await this.event(db, status, enrollmentId, why);
+    });
+  }
+
+  async enrollments(filter: EnrollmentFilter = {}): Promise<EnrollmentRecord[]> {
+    const conditions: string[] = [];
+    const params: SqlValue[] = [];
+    const status = filter.status ?? 'active';
+    if (status !== 'all') (conditions.push('e.status = ?'), params.push(status));
+    if (filter.person !== undefined) (conditions.push('p.name = ?'), params.push(filter.person));
+    if (filter.cardSerial !== undefined) (conditions.push('c.serial = ?'), params.push(String(filter.cardSerial)));
+    if (filter.fingerprint !== undefined) (conditions.push('e.fingerprint = ?'), params.push(filter.fingerprint));
+    const rows = await this.db.query(
+      `SELECT e.*, p.name AS person, c.serial AS card_serial, c.firmware AS firmware
+       FROM enrollments e JOIN people p ON p.id = e.person_id LEFT JOIN cards c ON c.id = e.card_id
+       ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY e.id`,
+      params,
+    );
+    const records: EnrollmentRecord[] = [];
+    for (const row of rows) records.push(await this.complete(row));
+    if (!filter.expiringBefore) return records;
+    const limit = filter.expiringBefore.toISOString();
+    return records.filter((r) => (r.certificateNotAfter !== undefined && r.certificateNotAfter < limit) || r.caCertificates.some((c) => !c.revokedAt && c.validBefore < limit));
+  }
+
+  private async complete(row: Row): Promise<EnrollmentRecord> {
+    const id = Number(row.id);
+    const certificates = await this.db.query('SELECT * FROM ca_certificates WHERE enrollment_id = ? ORDER BY id', [id]);
+    const deployments = await this.db.query('SELECT * FROM deployments WHERE enrollment_id = ? ORDER BY host', [id]);
+    let options: Record<string, unknown> = {};
+    try {
+      options = JSON.parse(String(row.options)) as Record<string, unknown>;
+    } catch {
+      // an unreadable options column: the record is still worth showing
+    }
+    return {
+      id,
+      person: String(row.person),
+      cardSerial: row.card_serial === null || row.card_serial === undefined ? undefined : Number(row.card_serial),
+      firmware: text(row.firmware),
+      slot: String(row.slot),
+      algorithm: String(row.algorithm),
+      fingerprint: String(row.fingerprint),
+      authorizedKey: String(row.authorized_key),
+      certificateSerial: text(row.certificate_serial),
+      certificateNotAfter: text(row.certificate_not_after),
+      options,
+      status: String(row.status) as EnrollmentStatus,
+      replacedBy: row.replaced_by === null || row.replaced_by === undefined ? undefined : Number(row.replaced_by),
+      createdAt: String(row.created_at),
+      updatedAt: String(row.updated_at),
+      caCertificates: certificates.map((c) => ({
+        caDir: String(c.ca_dir),
+        serial: String(c.serial),
+        keyId: String(c.key_id),
+        principals: String(c.principals).split(',').filter(Boolean),
+        validBefore: String(c.valid_before),
+        revokedAt: text(c.revoked_at),
+      })),
+      deployments: deployments.map((d) => ({ host: String(d.host), state: String(d.state) as DeploymentState, detail: text(d.detail), updatedAt: String(d.updated_at) })),
+    };
+  }
+
+  async events(enrollmentId?: number): Promise<InventoryEvent[]> {
+    const rows = await this.db.query(`SELECT * FROM events ${enrollmentId === undefined ? '' : 'WHERE enrollment_id = ?'} ORDER BY id`, enrollmentId === undefined ? [] : [enrollmentId]);
+    return rows.map((r) => ({ at: String(r.at), kind: String(r.kind), enrollmentId: r.enrollment_id === null ? undefined : Number(r.enrollment_id), detail: text(r.detail) }));
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The inventory's schema, as numbered migrations applied in order and recorded in schema_migrations. The
+ * same SQL runs on SQLite and PostgreSQL except the identity column, which differs by dialect. Timestamps are
+ * ISO 8601 UTC text: they sort as time on both, and read the same in a CSV export.
+ * Never edit a migration that has shipped: add the next one.
+ */
+import type { Dialect } from './database.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  statements(dialect: Dialect): string[];
+}
+
+const id = (dialect: Dialect): string => (dialect === 'sqlite' ? 'id INTEGER PRIMARY KEY AUTOINCREMENT' : 'id BIGSERIAL PRIMARY KEY');
+const reference = (dialect: Dialect): string => (dialect === 'sqlite' ? 'INTEGER' : 'BIGINT');
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'people, cards, enrollments, deployments, events',
+    statements: (d) => [
+      `CREATE TABLE people (${id(d)}, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL)`,
+      `CREATE TABLE cards (${id(d)}, serial TEXT NOT NULL UNIQUE, firmware TEXT, reader TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL)`,
+      `CREATE TABLE enrollments (
+        ${id(d)},
+        person_id ${reference(d)} NOT NULL REFERENCES people(id),
+        card_id ${reference(d)} REFERENCES cards(id),
+        slot TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        authorized_key TEXT NOT NULL,
+        certificate_serial TEXT,
+        certificate_not_after TEXT,
+        options TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'replaced', 'revoked')),
+        replaced_by ${reference(d)} REFERENCES enrollments(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)`,
+      'CREATE INDEX enrollments_by_person ON enrollments (person_id, status)',
+      'CREATE INDEX enrollments_by_card ON enrollments (card_id, slot, status)',
+      `CREATE TABLE ca_certificates (
+        ${id(d)},
+        enrollment_id ${reference(d)} NOT NULL REFERENCES enrollments(id),
+        ca_dir TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        principals TEXT NOT NULL,
+        valid_before TEXT NOT NULL,
+        revoked_at TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (ca_dir, serial))`,
+      `CREATE TABLE deployments (
+        ${id(d)},
+        enrollment_id ${reference(d)} NOT NULL REFERENCES enrollments(id),
+        host TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('present', 'removed', 'failed')),
+        detail TEXT,
+        updated_at TEXT NOT NULL,
+        UNIQUE (enrollment_id, host))`,
+      `CREATE TABLE events (${id(d)}, at TEXT NOT NULL, kind TEXT NOT NULL, enrollment_id ${reference(d)} REFERENCES enrollments(id), detail TEXT)`,
+    ],
+  },
+];

@@ -1,0 +1,58 @@
+/** The inventory on a real PostgreSQL: the shared contract, the password kept out of argv, two stations at once. */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Inventory } from '../../src/operations/inventory/inventory.js';
+import { inventoryContract } from '../support/inventory-contract.js';
+import { postgresAvailable, startPostgres, type TestPostgres } from './postgres.js';
+
+const mustRun = process.env.CI === 'true';
+const available = postgresAvailable();
+if (!available && mustRun) throw new Error('PostgreSQL is required under CI (test/bench/testbench.sh installs it)');
+
+describe.skipIf(!available)('PostgreSQL', () => {
+  let server: TestPostgres;
+  const saved = process.env.PGPASSWORD;
+  beforeAll(async () => {
+    server = await startPostgres();
+    process.env.PGPASSWORD = server.password;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.PGPASSWORD;
+    else process.env.PGPASSWORD = saved;
+    server?.stop();
+  });
+
+  inventoryContract('PostgreSQL', (now) => Inventory.open(server.url, now));
+
+  test('a password in the URL is refused (argv is visible to every user)', async () => {
+    const withPassword = server.url.replace('piv@', `piv:${server.password}@`);
+    const error = await Inventory.open(withPassword).catch((e: Error) => e);
+    expect(String(error)).toMatch(/keep the password out of the URL/);
+    expect(String(error)).not.toContain(server.password);
+  });
+
+  test('a wrong password says the inventory cannot be reached, without echoing it', async () => {
+    process.env.PGPASSWORD = 'wrong-password';
+    try {
+      const error = await Inventory.open(server.url).catch((e: Error) => e);
+      expect(String(error)).toMatch(/cannot connect to the inventory at piv@127\.0\.0\.1:\d+\/postgres: password authentication failed/);
+    } finally {
+      process.env.PGPASSWORD = server.password;
+    }
+  });
+
+  test('two stations enrolling at once into one inventory: both recorded, nothing lost', async () => {
+    const [a, b] = await Promise.all([Inventory.open(server.url), Inventory.open(server.url)]);
+    try {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).recordEnrollment({ person: `station-${i}`, card: { serial: 9000 + i }, slot: '9C', algorithm: 'ECCP256', fingerprint: `SHA256:s${i}`, authorizedKey: 'k', options: {} }),
+        ),
+      );
+      const recorded = (await a.enrollments()).filter((r) => r.person.startsWith('station-'));
+      expect(recorded.map((r) => r.person).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `station-${i}`).sort());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
