@@ -5,6 +5,8 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     // Card-level tests generate RSA keys; give them room on a two-core machine.
     testTimeout: 60_000,
+    // Commands record into the inventory by default (~/.local/state); tests name theirs, or record nowhere.
+    env: { PIV_ENROLL_INVENTORY: 'none' },
     hookTimeout: 60_000,
     projects: [
       {

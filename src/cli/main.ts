@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
 import { addCardOptions, cardSelection, collect, parseSerial, type CardFlags } from './card-options.js';
 import { processOutput, type Output } from './output.js';
+import { addInventoryOption } from './inventory-option.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
 
@@ -31,7 +32,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runStatus({ ...cardSelection(flags), json: flags.json }, output));
     });
 
-  addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)'))
+  addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))
     .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
     .option('--algorithm <name>', 'RSA2048, RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has)', 'RSA2048')
     .option('--pin-policy <policy>', 'default (9c: always), never, once, always')
@@ -92,6 +93,28 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
+    });
+
+  const inventory = program.command('inventory').description('who has which card and key, where the key went, which certificates it has');
+  const inventoryOptions = (command: Command): Command =>
+    addInventoryOption(command).option('--json', 'print JSON').option('--csv', 'print CSV (one row per enrollment)');
+  inventoryOptions(inventory.command('list').description('enrollments (active by default), with when their certificates end and how many hosts have the key'))
+    .option('--status <status>', 'active, replaced, revoked or all', 'active')
+    .option('--person <name>', 'only this person')
+    .option('--expiring-within <duration>', 'only enrollments whose certificate ends within DURATION (e.g. 30d)')
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      const { runInventoryList } = await import('./commands/inventory.js');
+      setExit(await runInventoryList(flags, output));
+    });
+  inventoryOptions(inventory.command('show').argument('<what>', 'a person, a card serial, or a SHA256:… fingerprint').description('every enrollment of a person, card or key, with its history'))
+    .action(async (what: string, flags: Record<string, string | boolean | undefined>) => {
+      const { runInventoryShow } = await import('./commands/inventory.js');
+      setExit(await runInventoryShow(what, flags, output));
+    });
+  inventoryOptions(inventory.command('export').description('the whole inventory, every status, as --json or --csv'))
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      const { runInventoryExport } = await import('./commands/inventory.js');
+      setExit(await runInventoryExport(flags, output));
     });
 
   registerDeployCommand(program, output, setExit);

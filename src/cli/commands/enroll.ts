@@ -17,15 +17,21 @@ import { randomBytes } from 'node:crypto';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
 import { parsePinPolicy, parseTouchPolicy, PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
-import { parseSlot } from '../../spec/references.js';
+import { parseSlot, slotHex } from '../../spec/references.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { Output } from '../output.js';
+import { openInventoryToRecord } from '../inventory-option.js';
+import type { Inventory } from '../../operations/inventory/inventory.js';
+import { formatFirmwareVersion } from '../../spec/firmware.js';
+import { resolve } from 'node:path';
 import { prepareCaFollowUp, type EnrollCaFlags } from './enroll-ca.js';
 import type { IssuedCertificate } from '../../operations/ca/sign.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
 
 export interface EnrollFlags extends CardSelection, EnrollCaFlags {
+  /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
+  inventory?: string;
   slot?: string;
   algorithm?: string;
   pinPolicy?: string;
@@ -205,7 +211,7 @@ function defaultComment(options: EnrollOptions, serial: number | undefined): str
   return `${cn.replace(/\s+/g, '_')}@piv${serial !== undefined ? `-${serial}` : ''}-${options.slot.toString(16)}`;
 }
 
-export function enrollmentJson(result: EnrollmentResult & { notes?: string[]; caCertificate?: IssuedCertificate }): Record<string, unknown> {
+export function enrollmentJson(result: FinishedEnrollment): Record<string, unknown> {
   return {
     card: result.card,
     serial: result.serial ?? null,
@@ -224,11 +230,12 @@ export function enrollmentJson(result: EnrollmentResult & { notes?: string[]; ca
       ? (({ serial, keyId, principals, validAfter, validBefore, signatureAlgorithm, caFingerprint, certificateFile }) => ({ serial, keyId, principals, validAfter, validBefore, signatureAlgorithm, caFingerprint, file: certificateFile }))(result.caCertificate)
       : null,
     files: result.files,
+    inventory: result.inventory ?? null,
     notes: result.notes ?? [],
   };
 }
 
-function summary(result: EnrollmentResult & { notes?: string[]; caCertificate?: IssuedCertificate }): string {
+function summary(result: FinishedEnrollment): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
     `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
@@ -242,6 +249,7 @@ function summary(result: EnrollmentResult & { notes?: string[]; caCertificate?: 
   const ca = result.caCertificate;
   if (ca) lines.push('', `SSH certificate: serial ${ca.serial}, key id "${ca.keyId}", principals ${ca.principals.join(', ')}, valid until ${ca.validBefore}, CA signature ${ca.signatureAlgorithm}`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));
+  if (result.inventory) lines.push('', `Recorded as enrollment ${result.inventory.enrollmentId} in ${result.inventory.location}`);
   return lines.join('\n');
 }
 
@@ -302,65 +310,106 @@ async function withTaskList<T>(json: boolean, interactive: boolean, run: (progre
   }
 }
 
+type FinishedEnrollment = EnrollmentResult & { notes: string[]; caCertificate?: IssuedCertificate; inventory?: { location: string; enrollmentId: number } };
+
+/** The options worth repeating at a re-key, without secrets or file paths of keys. */
+function recordedOptions(options: EnrollOptions, flags: EnrollFlags): Record<string, unknown> {
+  return {
+    slot: slotHex(options.slot), algorithm: options.algorithm.name, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy,
+    keySource: options.keySource.kind, subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','),
+    validDays: options.validDays, hash: options.hash, backend: options.backend.kind,
+    ...(flags.ca ? { ca: flags.ca, principals: flags.principals, caValidity: flags.caValidity } : {}),
+  };
+}
+
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
   const options = await optionsFromFlags(flags, environment.env);
   const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
-  const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
-  let result: EnrollmentResult & { notes: string[]; caCertificate?: IssuedCertificate };
-  let pin: string;
-  let caFollowUp: Awaited<ReturnType<typeof prepareCaFollowUp>>;
+  // Opened first: an inventory that cannot be written stops the enrollment before the card changes.
+  const inventory = await openInventoryToRecord(flags.inventory, environment.env);
   try {
-    for (const notice of connection.notices) output.notice(notice);
-    const inspection = await connection.inspect(options.slot);
-    if (interactive) await askForMissing(options, inspection, environment.prompter);
-    if (options.subject.length === 0) {
-      const planned = planEnrollment(options, inspection);
-      throw new EnrollmentPlanError(['missing: the certificate subject (--user NAME or --subject "CN=…")', ...planned.errors]);
+    const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
+    let result: FinishedEnrollment;
+    let pin: string;
+    let firmware: string;
+    let caFollowUp: Awaited<ReturnType<typeof prepareCaFollowUp>>;
+    try {
+      for (const notice of connection.notices) output.notice(notice);
+      const inspection = await connection.inspect(options.slot);
+      firmware = formatFirmwareVersion(inspection.firmware);
+      if (interactive) await askForMissing(options, inspection, environment.prompter);
+      if (options.subject.length === 0) {
+        const planned = planEnrollment(options, inspection);
+        throw new EnrollmentPlanError(['missing: the certificate subject (--user NAME or --subject "CN=…")', ...planned.errors]);
+      }
+      if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
+      // Before anything is written: a CA that cannot sign must not leave an enrolled card without its certificate.
+      caFollowUp = await prepareCaFollowUp(flags, options.subject.find((a) => a.type === 'CN')?.value, { ...environment, interactive });
+      const { plan, errors } = planEnrollment(options, inspection);
+      if (!plan) throw new EnrollmentPlanError(errors);
+      output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
+      if (interactive && !(await environment.prompter.confirm('Enroll the card as planned?', true))) {
+        output.notice('Nothing was changed.');
+        return 1;
+      }
+      const applied = await connection.withTarget((target) =>
+        withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress)),
+      );
+      result = { ...applied, notes: [] };
+      pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
+    } finally {
+      await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
     }
-    if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
-    // Before anything is written: a CA that cannot sign must not leave an enrolled card without its certificate.
-    caFollowUp = await prepareCaFollowUp(flags, options.subject.find((a) => a.type === 'CN')?.value, { ...environment, interactive });
-    const { plan, errors } = planEnrollment(options, inspection);
-    if (!plan) throw new EnrollmentPlanError(errors);
-    output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
-    if (interactive && !(await environment.prompter.confirm('Enroll the card as planned?', true))) {
-      output.notice('Nothing was changed.');
-      return 1;
+    // The second path, as ssh -I uses the card: every PKCS#11 module installed here.
+    if (connection.readerName) {
+      // The backend's own module already made every signature above: check through the others.
+      const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
+      for (const module of pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
+        result.verification.push(
+          ...verifyThroughPkcs11({ module, reader: connection.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
+        );
+      }
+    } else if (pkcs11Modules.length > 0) {
+      result.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
     }
-    const applied = await connection.withTarget((target) =>
-      withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress)),
-    );
-    result = { ...applied, notes: [] };
-    pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
-  } finally {
-    await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
-  }
-  // The second path, as ssh -I uses the card: every PKCS#11 module installed here.
-  if (connection.readerName) {
-    // The backend's own module already made every signature above: check through the others.
-    const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
-    for (const module of pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
-      result.verification.push(
-        ...verifyThroughPkcs11({ module, reader: connection.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
+    const failed = result.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
+    if (failed.length === 0) {
+      if (caFollowUp) {
+        result.caCertificate = await caFollowUp(result, options.comment);
+        result.files.push(result.caCertificate.certificateFile);
+      }
+      if (inventory) result.inventory = { location: inventory.description, enrollmentId: await recordInInventory(inventory, result, options, flags, firmware, connection.readerName) };
+    }
+    output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
+    if (failed.length > 0) {
+      throw new EnrollmentError(
+        `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +
+          'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.',
       );
     }
-  } else if (pkcs11Modules.length > 0) {
-    result.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
+    return 0;
+  } finally {
+    await inventory?.close();
   }
-  const failed = result.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
-  if (caFollowUp && failed.length === 0) {
-    result.caCertificate = await caFollowUp(result, options.comment);
-    result.files.push(result.caCertificate.certificateFile);
-  }
-  output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
-  if (failed.length > 0) {
-    throw new EnrollmentError(
-      `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +
-        'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.',
-    );
-  }
-  return 0;
+}
+
+async function recordInInventory(inventory: Inventory, result: FinishedEnrollment, options: EnrollOptions, flags: EnrollFlags, firmware: string, reader: string | undefined): Promise<number> {
+  const person = options.subject.find((a) => a.type === 'CN')?.value ?? options.comment;
+  const id = await inventory.recordEnrollment({
+    person,
+    card: result.serial === undefined ? undefined : { serial: result.serial, firmware, reader },
+    slot: result.slot,
+    algorithm: result.algorithm,
+    fingerprint: result.fingerprint,
+    authorizedKey: result.authorizedKey,
+    certificateSerial: result.certificate.serial,
+    certificateNotAfter: result.certificate.notAfter,
+    options: recordedOptions(options, flags),
+  });
+  const ca = result.caCertificate;
+  if (ca) await inventory.recordCaCertificate(id, { caDir: resolve(flags.ca!), serial: String(ca.serial), keyId: ca.keyId, principals: ca.principals, validBefore: ca.validBefore });
+  return id;
 }
 
 export const defaultEnrollEnvironment = (yes: boolean | undefined): EnrollEnvironment => ({

@@ -13,14 +13,20 @@ export const MAX_VALIDITY_SECONDS = 5 * 366 * 24 * 3600;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 };
 
-/** `30d` → 2592000. Throws a UsageError that says what is accepted. */
-export function parseValidity(text: string): number {
+/** `30d` → 2592000 (also 12h, 52w, 90m, 1w2d). `flag` names the option in the UsageError that says what is accepted. */
+export function parseDuration(text: string, flag: string): number {
   const clean = text.trim().toLowerCase().replace(/^\+/, '');
   if (!/^(\d+[smhdw])+$/.test(clean)) {
-    throw new UsageError(`--validity takes a duration such as 30d, 12h, 52w or 1w2d (s, m, h, d, w), not "${text}"`);
+    throw new UsageError(`${flag} takes a duration such as 30d, 12h, 52w or 1w2d (s, m, h, d, w), not "${text}"`);
   }
   let seconds = 0;
   for (const [, count, unit] of clean.matchAll(/(\d+)([smhdw])/g)) seconds += Number(count) * UNIT_SECONDS[unit!]!;
+  return seconds;
+}
+
+/** A certificate validity: a duration from one minute to five years. */
+export function parseValidity(text: string): number {
+  const seconds = parseDuration(text, '--validity');
   if (seconds < 60) throw new UsageError('--validity must be at least one minute');
   if (seconds > MAX_VALIDITY_SECONDS) throw new UsageError('--validity is at most five years (260w): shorter certificates need no revocation');
   return seconds;
