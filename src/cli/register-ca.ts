@@ -1,6 +1,7 @@
 /** `ca init|sign|revoke|check-revoked`: the SSH certificate authority (issue 5 part 2). Flags only; the command module is imported lazily. */
 import { Command, Option } from 'commander';
 import { addCardOptions, cardSelection, collect, type CardFlags } from './card-options.js';
+import { addInventoryOption } from './inventory-option.js';
 import type { Output } from './output.js';
 
 export function registerCaCommands(program: Command, output: Output, setExit: (code: number) => void): void {
@@ -22,7 +23,7 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
       setExit(await runCaInit({ ...flags, ...cardSelection(flags) } as never, output, defaultCaEnvironment(flags.yes as boolean | undefined)));
     });
 
-  addCardOptions(ca.command('sign').description('write an OpenSSH user certificate (x.pub → x-cert.pub) for a public key file or a card slot'))
+  addInventoryOption(addCardOptions(ca.command('sign').description('write an OpenSSH user certificate (x.pub → x-cert.pub) for a public key file or a card slot')))
     .requiredOption('--dir <dir>', 'the CA directory')
     .option('--public-key <file>', 'the public key to certify (an OpenSSH .pub file)')
     .option('--slot <slot>', 'or certify the key in this slot of the selected card (--reader/--virtual)')
@@ -43,7 +44,7 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
       setExit(await runCaSign({ ...flags, ...cardSelection(flags) } as never, output, defaultCaEnvironment(flags.yes as boolean | undefined)));
     });
 
-  ca.command('revoke')
+  addInventoryOption(ca.command('revoke'))
     .description('revoke certificates (by serial or key id) or a key, and rebuild DIR/revoked.krl atomically')
     .requiredOption('--dir <dir>', 'the CA directory')
     .option('--serial <n>', 'a serial, or a range N-M')

@@ -64,6 +64,20 @@ describe('inventory', () => {
     expect(bo[0].replacedBy).toBe(bo[1].id);
   });
 
+  test('ca sign of an enrolled key and ca revoke record themselves with that enrollment', async () => {
+    const pub = join(dir, 'ana', 'piv-9c.pub');
+    await runOk(process.execPath, [CLI, 'ca', 'sign', '--dir', ca, '--public-key', pub, '--principals', 'ana,ops', '--key-id', 'ana-ops', '--out', join(dir, 'ana-ops-cert.pub'), '--inventory', inventory], { env: { PIV_CA_PASSPHRASE: PASSPHRASE } });
+    const certificates = async () =>
+      JSON.parse((await runOk(process.execPath, [CLI, 'inventory', 'list', '--inventory', inventory, '--json', '--person', 'ana'])).stdout)[0].caCertificates;
+    expect((await certificates()).map((c: { serial: string; principals: string[] }) => [c.serial, c.principals.join(',')])).toEqual([['1', 'ana'], ['2', 'ana,ops']]);
+
+    const revoked = await runOk(process.execPath, [CLI, 'ca', 'revoke', '--dir', ca, '--key-id', 'ana-ops', '--inventory', inventory]);
+    expect(revoked.stderr).toMatch(/inventory: marked the certificates of enrollment \d+ revoked/);
+    expect((await certificates()).map((c: { revokedAt?: string }) => c.revokedAt !== undefined)).toEqual([false, true]);
+    await runOk(process.execPath, [CLI, 'ca', 'revoke', '--dir', ca, '--public-key', pub, '--inventory', inventory]);
+    expect((await certificates()).map((c: { revokedAt?: string }) => c.revokedAt !== undefined)).toEqual([true, true]);
+  });
+
   test('bad flags are refused with what is accepted', async () => {
     const bad = await run(process.execPath, [CLI, 'inventory', 'list', '--inventory', inventory, '--status', 'gone', '--expiring-within', 'soon']);
     expect(bad.code).toBe(2);

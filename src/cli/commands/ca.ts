@@ -3,20 +3,23 @@
  * passphrase, the CA card's PIN) come from a file flag, the environment or a hidden prompt, never from argv.
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { PivEnrollError, UsageError } from '../../errors.js';
 import { CA_ALGORITHMS, caPath, readCaConfig, type CaAlgorithm } from '../../operations/ca/ca-store.js';
 import { checkRevoked, formatRevocationCheck, readKrlFile } from '../../operations/ca/check-revoked.js';
 import { certificateCriticalOptions, certificateExtensions, parsePrincipals } from '../../operations/ca/certificate-options.js';
 import { cardCaNeedsPin, readSlotKey } from '../../operations/ca/card-ca.js';
 import { initCa, type CaKeySource } from '../../operations/ca/init.js';
-import { parseOpenSshLine, publicKeyBlob } from '../../operations/ca/key-blob.js';
+import { blobFingerprint, parseOpenSshLine, publicKeyBlob } from '../../operations/ca/key-blob.js';
+import { plainKeyBlob } from '../../operations/ca/certificate.js';
 import { MIN_PASSPHRASE_LENGTH } from '../../operations/ca/openssh-private-key.js';
 import { revoke, type RevocationRequest } from '../../operations/ca/revocations.js';
-import { defaultCertificateFile, signUserCertificate, type CaCredentials } from '../../operations/ca/sign.js';
+import { defaultCertificateFile, signUserCertificate, type CaCredentials, type IssuedCertificate } from '../../operations/ca/sign.js';
 import { DEFAULT_VALIDITY, parseValidity } from '../../operations/ca/validity.js';
 import { openCard, type CardSelection, type OpenedCard } from '../../operations/open-card.js';
 import { NotFoundError } from '../../piv/errors.js';
 import { parseSlot, slotHex } from '../../spec/references.js';
+import { openInventoryToRecord } from '../inventory-option.js';
 import type { Output } from '../output.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
 import { secretFrom } from '../secrets.js';
@@ -119,6 +122,7 @@ export async function runCaInit(flags: CaInitFlags, output: Output, environment:
 
 export interface CaSignFlags extends CardSelection {
   dir: string;
+  inventory?: string;
   publicKey?: string;
   slot?: string;
   principals?: string;
@@ -206,6 +210,7 @@ export async function runCaSign(flags: CaSignFlags, output: Output, environment:
       outFile,
       force: flags.force,
     }, credentials);
+    await recordCaSignature(flags, issued, output);
     if (flags.json) {
       output.result(JSON.stringify(issued));
       return 0;
@@ -226,10 +231,27 @@ export async function runCaSign(flags: CaSignFlags, output: Output, environment:
   return cardNeeded ? withCard(flags, sign) : sign(undefined);
 }
 
+/** A certificate for a key the inventory knows (by fingerprint) is recorded with that enrollment. */
+async function recordCaSignature(flags: CaSignFlags, issued: IssuedCertificate, output: Output): Promise<void> {
+  const inventory = await openInventoryToRecord(flags.inventory);
+  if (!inventory) return;
+  try {
+    const [enrollment] = await inventory.enrollments({ fingerprint: issued.publicKeyFingerprint });
+    if (!enrollment) {
+      output.notice(`inventory: ${issued.publicKeyFingerprint} is not an enrolled key there; the certificate is logged in ${caPath(flags.dir, 'issued')} only`);
+      return;
+    }
+    await inventory.recordCaCertificate(enrollment.id, { caDir: resolve(flags.dir), serial: String(issued.serial), keyId: issued.keyId, principals: issued.principals, validBefore: issued.validBefore });
+  } finally {
+    await inventory.close();
+  }
+}
+
 // ---- ca revoke ----
 
 export interface CaRevokeFlags {
   dir: string;
+  inventory?: string;
   serial?: string;
   keyId?: string;
   publicKey?: string;
@@ -242,6 +264,13 @@ function parseSerialRange(text: string): { from: number; to: number } {
   const to = match?.[2] === undefined ? from : Number(match[2]);
   if (!match || from < 1 || to < from) throw new UsageError(`--serial takes a serial (1 or more) or a range N-M, not "${text}"`);
   return { from, to };
+}
+
+/** The inventory's view of a revocation: which recorded certificates it covers. */
+function inventoryMatch(request: RevocationRequest): { serialFrom?: number; serialTo?: number; keyId?: string; fingerprint?: string } {
+  if (request.kind === 'serial') return { serialFrom: request.from, serialTo: request.to };
+  if (request.kind === 'key-id') return { keyId: request.keyId };
+  return { fingerprint: blobFingerprint(plainKeyBlob(request.blob)) };
 }
 
 export async function runCaRevoke(flags: CaRevokeFlags, output: Output): Promise<number> {
@@ -261,7 +290,16 @@ export async function runCaRevoke(flags: CaRevokeFlags, output: Output): Promise
     }
     request = { kind: 'key', blob: parseOpenSshLine(text, flags.publicKey!).blob };
   }
-  const result = await revoke(flags.dir, request);
+  const inventory = await openInventoryToRecord(flags.inventory);
+  let result: Awaited<ReturnType<typeof revoke>>;
+  let inInventory: number[] = [];
+  try {
+    result = await revoke(flags.dir, request);
+    inInventory = (await inventory?.recordCaRevocation(resolve(flags.dir), inventoryMatch(request))) ?? [];
+  } finally {
+    await inventory?.close();
+  }
+  if (inventory) output.notice(inInventory.length > 0 ? `inventory: marked the certificates of enrollment ${inInventory.join(', ')} revoked` : 'inventory: no recorded certificate matched');
   if (flags.json) {
     output.result(JSON.stringify(result));
     return 0;

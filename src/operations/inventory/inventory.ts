@@ -168,11 +168,12 @@ export class Inventory {
   }
 
   /** Marks a CA certificate revoked; returns the enrollments it belonged to. */
-  async recordCaRevocation(caDir: string, match: { serial?: string; keyId?: string; fingerprint?: string }): Promise<number[]> {
+  async recordCaRevocation(caDir: string, match: { serial?: string; serialFrom?: number; serialTo?: number; keyId?: string; fingerprint?: string }): Promise<number[]> {
     return this.db.transaction(async (db) => {
       const conditions: string[] = [];
       const params: SqlValue[] = [caDir];
       if (match.serial !== undefined) (conditions.push('c.serial = ?'), params.push(match.serial));
+      if (match.serialFrom !== undefined) (conditions.push('CAST(c.serial AS BIGINT) BETWEEN ? AND ?'), params.push(match.serialFrom, match.serialTo ?? match.serialFrom));
       if (match.keyId !== undefined) (conditions.push('c.key_id = ?'), params.push(match.keyId));
       if (match.fingerprint !== undefined) (conditions.push('e.fingerprint = ?'), params.push(match.fingerprint));
       if (conditions.length === 0) return [];
