@@ -1,9 +1,31 @@
 /** `deploy`: public keys onto hosts (issue 5 part 1). Flags only; the command module is imported lazily. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { addCardOptions, cardSelection, collect, type CardFlags } from './card-options.js';
 import type { Output } from './output.js';
 
 export function registerDeployCommand(program: Command, output: Output, setExit: (code: number) => void): void {
-  void program;
-  void output;
-  void setExit;
+  addCardOptions(
+    program
+      .command('deploy')
+      .description('put an SSH public key into ~/.ssh/authorized_keys on hosts (or take it out), many hosts at a time, through the OpenSSH client'),
+  )
+    .option('--public-key <file>', 'the public key line to deploy (a .pub file; options before the key are deployed with it)')
+    .option('--slot <slot>', "deploy the public key of this PIV slot of the card (e.g. 9c)")
+    .option('--remove <key>', 'take a key out instead: a public key FILE or its SHA256:… fingerprint')
+    .addOption(new Option('--host <[user@]host[:port]>', 'a host to deploy to (repeatable)').argParser(collect))
+    .option('--hosts-file <file>', 'hosts, one [user@]host[:port] a line; # comments and blank lines allowed')
+    .option('--concurrency <n>', 'hosts worked on at once', '16')
+    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option (repeatable), e.g. ProxyJump=bastion').argParser(collect))
+    .option('--identity <file>', 'log in with this private key (ssh -i; default: your ssh configuration and agent)')
+    .option('--known-hosts <file>', 'known_hosts file to check host keys against (default: ~/.ssh/known_hosts)')
+    .option('--accept-new-host-keys', 'accept and remember the key of a host not yet known (a changed key is still refused)')
+    .option('--connect-timeout <seconds>', 'give up on a host that does not answer within this time', '10')
+    .option('--dry-run', 'connect and report what would change, write nothing')
+    .option('--json', 'print one JSON object (and no progress)')
+    .option('--ansible <dir>', 'write an Ansible inventory and playbook (ansible.posix.authorized_key) into DIR instead of deploying')
+    .option('--run', 'with --ansible: run ansible-playbook on them')
+    .action(async (flags: CardFlags & Record<string, unknown>) => {
+      const { runDeploy } = await import('./commands/deploy.js');
+      setExit(await runDeploy({ ...flags, ...cardSelection(flags) } as never, output));
+    });
 }

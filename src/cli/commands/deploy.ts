@@ -1,0 +1,234 @@
+/**
+ * `piv-enroll deploy`: flags → one key and a host list → the deploy operation (or the Ansible files) → a table or
+ * JSON. Exit 0 when every host is as asked, 1 when any host failed, 2 for bad usage (every problem listed at once).
+ */
+import { readFile } from 'node:fs/promises';
+import { UsageError } from '../../errors.js';
+import { writeAnsibleFiles, runAnsiblePlaybook } from '../../operations/deploy/ansible.js';
+import { deployKey, DEFAULT_CONCURRENCY, summarize, type DeployOptions, type DeployRequest, type HostResult } from '../../operations/deploy/deploy-key.js';
+import { hostsFileSpecs, parseHostSpecs, type HostTarget } from '../../operations/deploy/host-spec.js';
+import { readPublicKeyLine, SHA256_FINGERPRINT } from '../../operations/deploy/key-line.js';
+import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
+import type { CardSelection } from '../../operations/open-card.js';
+import { parseSlot } from '../../spec/references.js';
+import type { Output } from '../output.js';
+
+export interface DeployFlags extends CardSelection {
+  publicKey?: string;
+  slot?: string;
+  remove?: string;
+  host?: string[];
+  hostsFile?: string;
+  concurrency?: string;
+  sshOption?: string[];
+  identity?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  connectTimeout?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  ansible?: string;
+  run?: boolean;
+}
+
+interface DeployPlan {
+  request: DeployRequest;
+  /** What the results are about: the fingerprint, and the line when there is one. */
+  key: { fingerprint: string; line?: string };
+  targets: HostTarget[];
+  options: DeployOptions;
+}
+
+function wholeNumber(text: string | undefined, fallback: number, flag: string, problems: string[]): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1) {
+    problems.push(`${flag} takes a whole number ≥ 1, not "${text}"`);
+    return fallback;
+  }
+  return Number(text);
+}
+
+async function readText(path: string, what: string, problems: string[]): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    problems.push(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Everything that can be checked before touching the card or the network, all problems at once. */
+async function planFromFlags(flags: DeployFlags, output: Output): Promise<DeployPlan> {
+  const problems: string[] = [];
+  const sources = [flags.publicKey !== undefined && '--public-key', flags.slot !== undefined && '--slot', flags.remove !== undefined && '--remove'].filter(Boolean);
+  if (sources.length !== 1) problems.push(sources.length === 0 ? 'give the key: --public-key FILE, --slot SLOT or --remove FILE|SHA256:…' : `${sources.join(', ')}: give only one of them`);
+  const slot = flags.slot === undefined ? undefined : parseSlot(flags.slot);
+  if (flags.slot !== undefined && slot === undefined) problems.push(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
+  const cardFlagsGiven = flags.reader !== undefined || flags.virtual !== undefined;
+  if (cardFlagsGiven && flags.slot === undefined) problems.push('--reader and --virtual choose the card for --slot');
+
+  const specs = (flags.host ?? []).map((text) => ({ text, where: '--host' }));
+  if (flags.hostsFile !== undefined) {
+    const text = await readText(flags.hostsFile, 'the hosts file', problems);
+    if (text !== undefined) specs.push(...hostsFileSpecs(text, flags.hostsFile));
+  }
+  const hosts = parseHostSpecs(specs);
+  problems.push(...hosts.problems);
+  if (specs.length === 0) problems.push('give hosts: --host [user@]host[:port] (repeatable) or --hosts-file FILE');
+  else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
+
+  const concurrency = wholeNumber(flags.concurrency, DEFAULT_CONCURRENCY, '--concurrency', problems);
+  const connectTimeoutSeconds = wholeNumber(flags.connectTimeout, 10, '--connect-timeout', problems);
+  const sshOptions = flags.sshOption ?? [];
+  problems.push(...checkSshOptions(sshOptions));
+  if (flags.run && flags.ansible === undefined) problems.push('--run runs the Ansible playbook: give --ansible DIR too');
+
+  let request: DeployRequest | undefined;
+  let key: DeployPlan['key'] | undefined;
+  try {
+    if (flags.publicKey !== undefined) {
+      const text = await readText(flags.publicKey, 'the public key', problems);
+      if (text !== undefined) {
+        const parsed = readPublicKeyLine(text, flags.publicKey);
+        request = { action: 'add', keyLine: parsed.line };
+        key = { fingerprint: parsed.fingerprint, line: parsed.line };
+      }
+    } else if (flags.remove !== undefined) {
+      if (flags.remove.startsWith('SHA256:')) {
+        if (!SHA256_FINGERPRINT.test(flags.remove)) problems.push(`--remove: "${flags.remove}" is not a SHA256 fingerprint (SHA256: and 43 base64 characters)`);
+        request = { action: 'remove', fingerprint: flags.remove };
+        key = { fingerprint: flags.remove };
+      } else {
+        const text = await readText(flags.remove, 'the public key to remove', problems);
+        if (text !== undefined) {
+          const parsed = readPublicKeyLine(text, flags.remove);
+          request = { action: 'remove', keyLine: parsed.line };
+          key = { fingerprint: parsed.fingerprint, line: parsed.line };
+        }
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    problems.push(error.message);
+  }
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+
+  if (slot !== undefined) {
+    const line = await readSlotKey(flags, slot, output);
+    const parsed = readPublicKeyLine(line, `slot ${flags.slot}`);
+    request = { action: 'add', keyLine: parsed.line };
+    key = { fingerprint: parsed.fingerprint, line: parsed.line };
+  }
+  return {
+    request: request!,
+    key: key!,
+    targets: hosts.targets,
+    options: {
+      concurrency,
+      connectTimeoutSeconds,
+      sshOptions,
+      dryRun: flags.dryRun ?? false,
+      acceptNewHostKeys: flags.acceptNewHostKeys ?? false,
+      identityFile: flags.identity,
+      knownHostsFile: flags.knownHosts,
+    },
+  };
+}
+
+/** The card modules load only for --slot: a deployment from a key file starts faster without them. */
+async function readSlotKey(selection: CardSelection, slot: number, output: Output): Promise<string> {
+  const { openCardOrVirtual } = await import('../../operations/open-card.js');
+  const { exportSlot } = await import('../../operations/export-key.js');
+  const card = await openCardOrVirtual(selection);
+  try {
+    if (card.fallbackReason) output.notice(card.fallbackReason);
+    return (await card.session.transaction(() => exportSlot(card.session, slot, 'ssh'))).text;
+  } finally {
+    await card.close();
+  }
+}
+
+const STATUS_TEXT: Record<HostResult['status'], string> = {
+  added: 'added',
+  'already-present': 'already present',
+  removed: 'removed',
+  absent: 'absent',
+  'would-add': 'would add',
+  'would-remove': 'would remove',
+  failed: 'FAILED',
+};
+
+export function formatResults(plan: { key: { fingerprint: string }; request: DeployRequest; options: { dryRun?: boolean } }, results: HostResult[]): string {
+  const width = Math.max(4, ...results.map((r) => r.host.length));
+  const lines = [`${plan.request.action === 'add' ? 'Deploying' : 'Removing'} ${plan.key.fingerprint}${plan.options.dryRun ? ' (dry run: nothing written)' : ''}`, ''];
+  lines.push(`${'HOST'.padEnd(width)}  ${'RESULT'.padEnd(15)}  DETAIL`);
+  for (const r of results) {
+    const detail = r.status === 'failed' ? `${r.reason}: ${r.detail ?? ''}`.trim() : '';
+    lines.push(`${r.host.padEnd(width)}  ${STATUS_TEXT[r.status].padEnd(15)}  ${detail}`.trimEnd());
+  }
+  const summary = summarize(results);
+  lines.push('');
+  if (summary.changed === 0 && summary.failed === 0) {
+    lines.push(`Nothing to change: the key is already ${plan.request.action === 'add' ? 'on' : 'off'} every host (${results.length}).`);
+  } else {
+    const changedWord = plan.options.dryRun ? 'would change' : 'changed';
+    lines.push(`${summary.changed} ${changedWord}, ${summary.unchanged} already as asked, ${summary.failed} failed.`);
+  }
+  return lines.join('\n');
+}
+
+function resultsJson(plan: DeployPlan, results: HostResult[]): string {
+  return JSON.stringify(
+    { action: plan.request.action, fingerprint: plan.key.fingerprint, key: plan.key.line ?? null, dryRun: plan.options.dryRun ?? false, summary: summarize(results), hosts: results },
+    null,
+    2,
+  );
+}
+
+/** On a terminal, without --json: one listr2 task per host, as many running as the operation runs. */
+async function withProgress(plan: DeployPlan, work: (options: DeployOptions) => Promise<HostResult[]>): Promise<HostResult[]> {
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  const finished = new Map<string, { resolve: (r: HostResult) => void; promise: Promise<HostResult> }>();
+  for (const target of plan.targets) {
+    let resolve!: (r: HostResult) => void;
+    const promise = new Promise<HostResult>((r) => (resolve = r));
+    finished.set(target.label, { resolve, promise });
+  }
+  const list = new Listr(
+    plan.targets.map((target) => ({
+      title: target.label,
+      task: async (_ctx: unknown, task: { title: string }) => {
+        const result = await finished.get(target.label)!.promise;
+        task.title = `${target.label}: ${STATUS_TEXT[result.status]}${result.status === 'failed' ? ` (${result.reason})` : ''}`;
+        if (result.status === 'failed') throw new Error(task.title);
+      },
+    })),
+    {
+      concurrent: plan.options.concurrency ?? DEFAULT_CONCURRENCY,
+      exitOnError: false,
+      rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
+    },
+  );
+  const listing = list.run().catch(() => undefined);
+  const results = await work({ ...plan.options, onHostDone: (r) => finished.get(r.host)?.resolve(r) });
+  await listing;
+  return results;
+}
+
+export async function runDeploy(flags: DeployFlags, output: Output, terminal = Boolean(process.stdout.isTTY && process.stderr.isTTY)): Promise<number> {
+  const plan = await planFromFlags(flags, output);
+  if (flags.ansible !== undefined) {
+    const files = await writeAnsibleFiles(flags.ansible, plan.request, plan.key.line, plan.targets, plan.options);
+    if (!flags.run) {
+      output.result([`Wrote ${files.inventory}`, `      ${files.playbook}`, `Run: ${files.command.join(' ')}`].join('\n'));
+      return 0;
+    }
+    const results = await runAnsiblePlaybook(files, plan.options);
+    output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
+    return results.some((r) => r.status === 'failed') ? 1 : 0;
+  }
+  const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, options);
+  const results = terminal && !flags.json ? await withProgress(plan, work) : await work(plan.options);
+  output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
+  return results.some((r) => r.status === 'failed') ? 1 : 0;
+}

@@ -1,0 +1,185 @@
+/**
+ * Real hosts for the deploy tests: Unix users made with useradd (homes under a temporary directory, so file modes
+ * are enforced for them as they would be on a server; we run as root, which would bypass them), each with an sshd
+ * of its own on 127.0.0.1 (own port, own host key, StrictModes yes, UsePAM no, public keys only), and a software
+ * ed25519 identity the tests deploy with.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runOk, run } from '../../support/run.js';
+
+export function scratch(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface TestUser {
+  name: string;
+  home: string;
+  uid: number;
+  gid: number;
+  authorizedKeys: string;
+  remove(): Promise<void>;
+}
+
+/** A fresh user pe-dXXXX with a login shell and an unlocked account without password (sshd refuses locked ones). */
+export async function createTestUser(): Promise<TestUser> {
+  const base = scratch('pe-deploy-home-');
+  chmodSync(base, 0o755); // the user must be able to reach its home
+  const name = `pe-d${randomBytes(3).toString('hex')}`;
+  const home = join(base, name);
+  await runOk('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', '--password', '*', name]);
+  const uid = Number((await runOk('id', ['-u', name])).stdout.trim());
+  const gid = Number((await runOk('id', ['-g', name])).stdout.trim());
+  return {
+    name,
+    home,
+    uid,
+    gid,
+    authorizedKeys: join(home, '.ssh', 'authorized_keys'),
+    remove: async () => {
+      await run('pkill', ['-KILL', '-u', name]); // sessions a failed test may have left behind
+      await run('userdel', ['--remove', name]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes ~/.ssh/authorized_keys as the user would have it: owned by the user, 0700 and 0600. */
+export function writeAuthorizedKeys(user: TestUser, content: string | Buffer): void {
+  const dir = join(user.home, '.ssh');
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, user.uid, user.gid);
+  chmodSync(dir, 0o700);
+  writeFileSync(user.authorizedKeys, content);
+  chownSync(user.authorizedKeys, user.uid, user.gid);
+  chmodSync(user.authorizedKeys, 0o600);
+}
+
+export interface TestIdentity {
+  privateKey: string;
+  publicKey: string;
+  line: string;
+}
+
+export async function makeIdentity(dir: string, name: string, comment = `${name}@piv-enroll-test`): Promise<TestIdentity> {
+  const privateKey = join(dir, name);
+  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', privateKey]);
+  return { privateKey, publicKey: `${privateKey}.pub`, line: readFileSync(`${privateKey}.pub`, 'utf8').trim() };
+}
+
+export interface TestSshd {
+  port: number;
+  user: TestUser;
+  /** `user@127.0.0.1:port` */
+  spec: string;
+  /** The known_hosts line for this sshd's host key. */
+  knownHostsLine: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * An sshd for one user on a free loopback port, in the foreground (-D), logging to our pipe (-e). `outsideHome`
+ * authorizes keys through a second, root-owned file, so the account itself may have no ~/.ssh; it lives under
+ * /run because StrictModes checks every directory above a file outside the home, and /tmp is world-writable.
+ */
+export async function startSshd(user: TestUser, outsideHome?: string): Promise<TestSshd> {
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // Debian's privilege separation directory
+  const dir = scratch('pe-deploy-sshd-');
+  let extraKeysFile = '';
+  let extraDir: string | undefined;
+  if (outsideHome !== undefined) {
+    extraDir = mkdtempSync('/run/pe-deploy-keys-');
+    chmodSync(extraDir, 0o755);
+    extraKeysFile = join(extraDir, 'authorized_keys');
+    writeFileSync(extraKeysFile, outsideHome, { mode: 0o644 });
+  }
+  const port = await freePort();
+  const hostKey = join(dir, 'host_ed25519');
+  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile .ssh/authorized_keys ${extraKeysFile}`.trimEnd(),
+      'StrictModes yes',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      `AllowUsers ${user.name}`,
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n'),
+  );
+  let output = '';
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!/Server listening on 127\.0\.0\.1 port/.test(output)) {
+    if (child.exitCode !== null) throw new Error(`sshd exited ${child.exitCode}: ${output}`);
+    if (Date.now() > deadline) throw new Error(`sshd did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const [type, blob] = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ');
+  return {
+    port,
+    user,
+    spec: `${user.name}@127.0.0.1:${port}`,
+    knownHostsLine: `[127.0.0.1]:${port} ${type} ${blob}`,
+    log: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          if (extraDir) rmSync(extraDir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        // 'exit', not 'close': session processes (Ansible keeps its connections 60 s) share sshd's output pipes.
+        child.on('exit', done);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * A user with an sshd and the identity authorized: in the user's own authorized_keys, followed by `extra`, or
+ * (bare) only through the sshd's root-owned file, leaving the account without ~/.ssh.
+ */
+export async function startHost(identity: TestIdentity, extra = '', options: { bare?: boolean } = {}): Promise<TestSshd> {
+  const user = await createTestUser();
+  if (!options.bare) writeAuthorizedKeys(user, `${identity.line}\n${extra}`);
+  try {
+    return await startSshd(user, options.bare ? `${identity.line}\n` : undefined);
+  } catch (error) {
+    await user.remove();
+    throw error;
+  }
+}
+
+export async function stopHost(sshd: TestSshd | undefined): Promise<void> {
+  if (!sshd) return;
+  await run('pkill', ['-KILL', '-u', sshd.user.name]); // open sessions first, so no connection outlives the test
+  await sshd.stop();
+  await sshd.user.remove();
+}
