@@ -64,6 +64,12 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--ca-passphrase-file <file>', 'with --ca: the CA passphrase (or PIV_CA_PASSPHRASE)')
     .option('--ca-reader <text>', 'with --ca and a CA key on a card: the reader holding the CA card')
     .option('--ca-pin-file <file>', 'with --ca-reader: the PIN of the CA card (or PIV_CA_PIN)')
+    .addOption(new Option('--deploy-to <[user@]host[:port]>', 'after enrolling, put the key into authorized_keys on this host (repeatable; as piv-enroll deploy)').argParser(collect))
+    .option('--deploy-hosts-file <file>', 'after enrolling, deploy to the hosts in FILE (one [user@]host[:port] a line)')
+    .option('--identity <file>', 'with --deploy-to: log in to the hosts with this private key (ssh -i)')
+    .option('--known-hosts <file>', 'with --deploy-to: known_hosts file to check host keys against')
+    .option('--accept-new-host-keys', 'with --deploy-to: accept hosts not yet known (a changed host key is still refused)')
+    .addOption(new Option('--ssh-option <key=value>', 'with --deploy-to: extra ssh -o option (repeatable)').argParser(collect))
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: CardFlags & Record<string, unknown>) => {

@@ -1,14 +1,15 @@
 /** `deploy`: public keys onto hosts (issue 5 part 1). Flags only; the command module is imported lazily. */
 import { Option, type Command } from 'commander';
 import { addCardOptions, cardSelection, collect, type CardFlags } from './card-options.js';
+import { addInventoryOption } from './inventory-option.js';
 import type { Output } from './output.js';
 
 export function registerDeployCommand(program: Command, output: Output, setExit: (code: number) => void): void {
-  addCardOptions(
+  addInventoryOption(addCardOptions(
     program
       .command('deploy')
       .description('put an SSH public key into ~/.ssh/authorized_keys on hosts (or take it out), many hosts at a time, through the OpenSSH client'),
-  )
+  ))
     .option('--public-key <file>', 'the public key line to deploy (a .pub file; options before the key are deployed with it)')
     .option('--slot <slot>', "deploy the public key of this PIV slot of the card (e.g. 9c)")
     .option('--remove <key>', 'take a key out instead: a public key FILE or its SHA256:… fingerprint')

@@ -11,9 +11,12 @@ import { readPublicKeyLine, SHA256_FINGERPRINT } from '../../operations/deploy/k
 import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
 import type { CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../spec/references.js';
+import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
+import { openInventoryToRecord } from '../inventory-option.js';
 import type { Output } from '../output.js';
 
 export interface DeployFlags extends CardSelection {
+  inventory?: string;
   publicKey?: string;
   slot?: string;
   remove?: string;
@@ -67,20 +70,7 @@ async function planFromFlags(flags: DeployFlags, output: Output): Promise<Deploy
   const cardFlagsGiven = flags.reader !== undefined || flags.virtual !== undefined;
   if (cardFlagsGiven && flags.slot === undefined) problems.push('--reader and --virtual choose the card for --slot');
 
-  const specs = (flags.host ?? []).map((text) => ({ text, where: '--host' }));
-  if (flags.hostsFile !== undefined) {
-    const text = await readText(flags.hostsFile, 'the hosts file', problems);
-    if (text !== undefined) specs.push(...hostsFileSpecs(text, flags.hostsFile));
-  }
-  const hosts = parseHostSpecs(specs);
-  problems.push(...hosts.problems);
-  if (specs.length === 0) problems.push('give hosts: --host [user@]host[:port] (repeatable) or --hosts-file FILE');
-  else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
-
-  const concurrency = wholeNumber(flags.concurrency, DEFAULT_CONCURRENCY, '--concurrency', problems);
-  const connectTimeoutSeconds = wholeNumber(flags.connectTimeout, 10, '--connect-timeout', problems);
-  const sshOptions = flags.sshOption ?? [];
-  problems.push(...checkSshOptions(sshOptions));
+  const { targets, options } = await hostsAndOptions(flags, problems);
   if (flags.run && flags.ansible === undefined) problems.push('--run runs the Ansible playbook: give --ansible DIR too');
 
   let request: DeployRequest | undefined;
@@ -119,9 +109,27 @@ async function planFromFlags(flags: DeployFlags, output: Output): Promise<Deploy
     request = { action: 'add', keyLine: parsed.line };
     key = { fingerprint: parsed.fingerprint, line: parsed.line };
   }
+  return { request: request!, key: key!, targets, options };
+}
+
+export type DeployTargetFlags = Pick<DeployFlags, 'host' | 'hostsFile' | 'concurrency' | 'sshOption' | 'identity' | 'knownHosts' | 'acceptNewHostKeys' | 'connectTimeout' | 'dryRun'>;
+
+/** The hosts and how to reach them, checked without connecting; problems are added to `problems`. Shared with `enroll --deploy-to`. */
+export async function hostsAndOptions(flags: DeployTargetFlags, problems: string[], hostFlag = '--host', hostsFileFlag = '--hosts-file'): Promise<{ targets: HostTarget[]; options: DeployOptions }> {
+  const specs = (flags.host ?? []).map((text) => ({ text, where: hostFlag }));
+  if (flags.hostsFile !== undefined) {
+    const text = await readText(flags.hostsFile, 'the hosts file', problems);
+    if (text !== undefined) specs.push(...hostsFileSpecs(text, flags.hostsFile));
+  }
+  const hosts = parseHostSpecs(specs);
+  problems.push(...hosts.problems);
+  if (specs.length === 0) problems.push(`give hosts: ${hostFlag} [user@]host[:port] (repeatable) or ${hostsFileFlag} FILE`);
+  else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
+  const concurrency = wholeNumber(flags.concurrency, DEFAULT_CONCURRENCY, '--concurrency', problems);
+  const connectTimeoutSeconds = wholeNumber(flags.connectTimeout, 10, '--connect-timeout', problems);
+  const sshOptions = flags.sshOption ?? [];
+  problems.push(...checkSshOptions(sshOptions));
   return {
-    request: request!,
-    key: key!,
     targets: hosts.targets,
     options: {
       concurrency,
@@ -227,8 +235,18 @@ export async function runDeploy(flags: DeployFlags, output: Output, terminal = B
     output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
     return results.some((r) => r.status === 'failed') ? 1 : 0;
   }
-  const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, options);
-  const results = terminal && !flags.json ? await withProgress(plan, work) : await work(plan.options);
-  output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
-  return results.some((r) => r.status === 'failed') ? 1 : 0;
+  // Opened before any host changes: an unreachable inventory stops the deployment first.
+  const inventory = plan.options.dryRun ? undefined : await openInventoryToRecord(flags.inventory);
+  try {
+    const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, options);
+    const results = terminal && !flags.json ? await withProgress(plan, work) : await work(plan.options);
+    if (inventory) {
+      const recorded = await recordDeployResults(inventory, plan.key.fingerprint, plan.request.action, results);
+      if (recorded.enrollmentId === undefined) output.notice(`inventory: ${plan.key.fingerprint} is not an enrolled key there; nothing recorded`);
+    }
+    output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
+    return results.some((r) => r.status === 'failed') ? 1 : 0;
+  } finally {
+    await inventory?.close();
+  }
 }

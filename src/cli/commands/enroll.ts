@@ -25,11 +25,14 @@ import type { Inventory } from '../../operations/inventory/inventory.js';
 import { formatFirmwareVersion } from '../../spec/firmware.js';
 import { resolve } from 'node:path';
 import { prepareCaFollowUp, type EnrollCaFlags } from './enroll-ca.js';
+import { prepareDeployFollowUp, type EnrollDeployFlags } from './enroll-deploy.js';
+import { summarize, type HostResult } from '../../operations/deploy/deploy-key.js';
+import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import type { IssuedCertificate } from '../../operations/ca/sign.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -231,6 +234,7 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
       : null,
     files: result.files,
     inventory: result.inventory ?? null,
+    deployment: result.deployment ? { summary: summarize(result.deployment), hosts: result.deployment } : null,
     notes: result.notes ?? [],
   };
 }
@@ -249,6 +253,11 @@ function summary(result: FinishedEnrollment): string {
   const ca = result.caCertificate;
   if (ca) lines.push('', `SSH certificate: serial ${ca.serial}, key id "${ca.keyId}", principals ${ca.principals.join(', ')}, valid until ${ca.validBefore}, CA signature ${ca.signatureAlgorithm}`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));
+  if (result.deployment) {
+    const summary = summarize(result.deployment);
+    lines.push('', `Deployed to ${result.deployment.length} host${result.deployment.length === 1 ? '' : 's'}: ${summary.changed} added, ${summary.unchanged} already there, ${summary.failed} failed`);
+    for (const r of result.deployment) lines.push(`  ${r.host}: ${r.status}${r.status === 'failed' ? ` (${r.reason}${r.detail ? `: ${r.detail}` : ''})` : ''}`);
+  }
   if (result.inventory) lines.push('', `Recorded as enrollment ${result.inventory.enrollmentId} in ${result.inventory.location}`);
   return lines.join('\n');
 }
@@ -310,7 +319,7 @@ async function withTaskList<T>(json: boolean, interactive: boolean, run: (progre
   }
 }
 
-type FinishedEnrollment = EnrollmentResult & { notes: string[]; caCertificate?: IssuedCertificate; inventory?: { location: string; enrollmentId: number } };
+type FinishedEnrollment = EnrollmentResult & { notes: string[]; caCertificate?: IssuedCertificate; inventory?: { location: string; enrollmentId: number }; deployment?: HostResult[] };
 
 /** The options worth repeating at a re-key, without secrets or file paths of keys. */
 function recordedOptions(options: EnrollOptions, flags: EnrollFlags): Record<string, unknown> {
@@ -326,7 +335,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const options = await optionsFromFlags(flags, environment.env);
   const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
-  // Opened first: an inventory that cannot be written stops the enrollment before the card changes.
+  // Checked before the card is touched: bad hosts, and an inventory that cannot be written, stop the enrollment first.
+  const deployFollowUp = await prepareDeployFollowUp(flags);
   const inventory = await openInventoryToRecord(flags.inventory, environment.env);
   try {
     const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
@@ -380,6 +390,10 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
         result.files.push(result.caCertificate.certificateFile);
       }
       if (inventory) result.inventory = { location: inventory.description, enrollmentId: await recordInInventory(inventory, result, options, flags, firmware, connection.readerName) };
+      if (deployFollowUp) {
+        result.deployment = await deployFollowUp(result.authorizedKey);
+        if (inventory) await recordDeployResults(inventory, result.fingerprint, 'add', result.deployment, result.inventory!.enrollmentId);
+      }
     }
     output.result(flags.json ? JSON.stringify(enrollmentJson(result), null, 2) : summary(result));
     if (failed.length > 0) {
@@ -387,6 +401,11 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
         `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +
           'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.',
       );
+    }
+    const unreached = (result.deployment ?? []).filter((r) => r.status === 'failed');
+    if (unreached.length > 0) {
+      output.error(`the card is enrolled, but the key did not reach ${unreached.map((r) => `${r.host} (${r.reason})`).join(', ')}: fix that and run piv-enroll deploy --slot ${result.slot.toLowerCase()} for those hosts`);
+      return 1;
     }
     return 0;
   } finally {
