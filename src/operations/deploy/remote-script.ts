@@ -111,9 +111,10 @@ take_lock() {
   waited=0
   trap '[ "$locked" = yes ] && rmdir "$lock" 2>/dev/null' EXIT
   trap 'exit 1' HUP INT TERM PIPE
-  until err=$(mkdir "$lock" 2>&1); do
-    # Held by someone else (it may have just been released: then mkdir said "File exists"), or not creatable at all.
-    case $err in *'File exists'*) ;; *) [ -d "$lock" ] || fail_write "cannot create ~/$lock" "$err" ;; esac
+  # mkdir without a subshell on the usual path: each fork costs the host CPU, and a fleet deploy is CPU-bound.
+  until mkdir "$lock" 2>/dev/null; do
+    # Held by someone else, or not creatable at all (then ask mkdir again, for its reason).
+    if [ ! -d "$lock" ]; then err=$(mkdir "$lock" 2>&1) && break; [ -d "$lock" ] || fail_write "cannot create ~/$lock" "$err"; fi
     [ "$waited" -lt "$lock_wait_tenths" ] || fail locked "~/$lock is held by another deployment (remove it if none is running)"
     if sleep 0.1 2>/dev/null; then waited=$((waited + 1)); else sleep 1; waited=$((waited + 10)); fi
   done
@@ -122,9 +123,11 @@ take_lock() {
 
 write_new_file() {
   [ ! -L "$file" ] || fail unsupported "~/$file is a symbolic link: not replaced"
-  rm -f "$tmp"
-  if [ "$action" = add ]; then
-    err=$( { if [ -e "$file" ]; then cat "$file" && if [ -n "$(tail -c 1 "$file")" ]; then echo; fi; fi && printf '%s\n' "$key_line"; } 2>&1 >"$tmp" )
+  if [ "$action" = add ] && [ ! -e "$file" ]; then
+    err=$( printf '%s\n' "$key_line" 2>&1 >"$tmp" )
+  elif [ "$action" = add ]; then
+    # awk prints every line as it read it and ends an unterminated last line with a newline; then the key.
+    err=$( PIV_ENROLL_KEY=$key_line awk '{ print } END { print ENVIRON["PIV_ENROLL_KEY"] }' "$file" 2>&1 >"$tmp" )
   else
     err=$( PIV_ENROLL_BLOB=$blob awk "$awk_blob_of"'
       BEGIN { t = ENVIRON["PIV_ENROLL_BLOB"] }
