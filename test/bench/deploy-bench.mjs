@@ -83,7 +83,9 @@ async function waitForListening(endpoints) {
 
 function deployWithPivEnroll(args) {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [CLI, 'deploy', ...args, '--json'], { encoding: 'utf8' });
+  // BENCH_CONCURRENCY tries another --concurrency than the default (16).
+  const concurrency = process.env.BENCH_CONCURRENCY ? ['--concurrency', process.env.BENCH_CONCURRENCY] : [];
+  const result = spawnSync(process.execPath, [CLI, 'deploy', ...args, ...concurrency, '--json'], { encoding: 'utf8' });
   const took = seconds(started);
   if (result.status !== 0) throw new Error(`piv-enroll deploy exited ${result.status}: ${result.stderr}\n${result.stdout}`);
   return { took, report: JSON.parse(result.stdout) };
