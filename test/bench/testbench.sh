@@ -15,6 +15,7 @@ ENTRY=/etc/reader.conf.d/piv-enroll-yubikey
 # Debian's LIBPATH would share (and break) the default "Virtual PCD" readers: ours loads its own copy.
 DRIVER_COPY=/usr/local/lib/piv-enroll/libifdvpcd-yubikey.so
 PORT_HEX=8C7D   # 35965
+SECOND_PORT_HEX=8C7F   # 35967
 
 SUDO=()
 [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
@@ -33,15 +34,25 @@ fi
 
 changed=0
 driver=$(readlink -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so)
-if ! cmp -s "$driver" "$DRIVER_COPY" 2>/dev/null; then
-  "${SUDO[@]}" install -D -m 0644 "$driver" "$DRIVER_COPY"
-  changed=1
-fi
-wanted=$(printf 'FRIENDLYNAME "Yubico YubiKey OTP+FIDO+CCID"\nDEVICENAME   /dev/null:0x%s\nLIBPATH      %s\nCHANNELID    0x%s\n' "$PORT_HEX" "$DRIVER_COPY" "$PORT_HEX")
-if [ "$(cat "$ENTRY" 2>/dev/null)" != "$wanted" ]; then
-  printf '%s\n' "$wanted" | "${SUDO[@]}" tee "$ENTRY" >/dev/null
-  changed=1
-fi
+# Two entries of two readers each: "… 00 00"/"… 00 01" on 35965/35966 and "… 01 00"/"… 01 01" on 35967/35968
+# (the batch tests and bench:batch use up to four readers). Each entry loads its own copy of the driver.
+for index in 1 2; do
+  entry=$ENTRY
+  copy=$DRIVER_COPY
+  port=$PORT_HEX
+  name='Yubico YubiKey OTP+FIDO+CCID'
+  # pcscd does not number readers of two entries with one name apart: the second entry gets its own name.
+  if [ "$index" -eq 2 ]; then entry=$ENTRY-2; copy=${DRIVER_COPY%.so}-2.so; port=$SECOND_PORT_HEX; name='Yubico YubiKey FIDO+CCID'; fi
+  if ! cmp -s "$driver" "$copy" 2>/dev/null; then
+    "${SUDO[@]}" install -D -m 0644 "$driver" "$copy"
+    changed=1
+  fi
+  wanted=$(printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:0x%s\nLIBPATH      %s\nCHANNELID    0x%s\n' "$name" "$port" "$copy" "$port")
+  if [ "$(cat "$entry" 2>/dev/null)" != "$wanted" ]; then
+    printf '%s\n' "$wanted" | "${SUDO[@]}" tee "$entry" >/dev/null
+    changed=1
+  fi
+done
 
 # sshd refuses to start without its privilege-separation directory (normally made by systemd).
 "${SUDO[@]}" mkdir -p /run/sshd
@@ -68,7 +79,7 @@ if ! pidof pcscd >/dev/null; then
 fi
 for _ in $(seq 100); do
   if [ -S /run/pcscd/pcscd.comm ] && listening; then
-    log "ready: pcscd $(pidof pcscd), reader \"Yubico YubiKey OTP+FIDO+CCID 00 00\" on 127.0.0.1:35965, \"… 00 01\" on 35966"
+    log "ready: pcscd $(pidof pcscd), readers \"Yubico YubiKey OTP+FIDO+CCID 00 00\"/\"… 00 01\" on 127.0.0.1:35965/35966, \"Yubico YubiKey FIDO+CCID 00 00\"/\"… 00 01\" on 35967/35968"
     exit 0
   fi
   sleep 0.1

@@ -12,6 +12,10 @@ export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'bin/piv-enroll');
 export const READER = 'Yubico YubiKey OTP+FIDO+CCID 00 00';
 export const SECOND_READER = 'Yubico YubiKey OTP+FIDO+CCID 00 01';
+/** The test bench's second vpcd entry (test/bench/testbench.sh): two more readers, for batches over four readers. */
+export const THIRD_READER = 'Yubico YubiKey FIDO+CCID 00 00';
+export const FOURTH_READER = 'Yubico YubiKey FIDO+CCID 00 01';
+export const READER_ON_PORT: Record<number, string> = { 35965: READER, 35966: SECOND_READER, 35967: THIRD_READER, 35968: FOURTH_READER };
 export const OPENSC_PKCS11 = '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so';
 export const YKCS11 = '/usr/lib/x86_64-linux-gnu/libykcs11.so';
 export const DEFAULT_MANAGEMENT_KEY_HEX = '010203040506070801020304050607080102030405060708';
@@ -62,12 +66,14 @@ export interface ServedCard {
 }
 
 /** Starts `piv-enroll virtual-card serve` on a vpcd port and waits until pcscd sees the card. */
-export async function serveCard(options: { state?: string; port?: number; firmware?: string; faults?: string[]; verbose?: boolean } = {}): Promise<ServedCard> {
+export async function serveCard(options: { state?: string; port?: number; firmware?: string; serial?: number; faults?: string[]; verbose?: boolean } = {}): Promise<ServedCard> {
   const state = options.state ?? join(scratchDir(), 'card.json');
   const port = options.port ?? 35965;
-  const reader = port === 35965 ? READER : SECOND_READER;
+  const reader = READER_ON_PORT[port];
+  if (!reader) throw new Error(`no test-bench reader listens on port ${port}`);
   const args = [CLI, 'virtual-card', 'serve', '--vpcd', `127.0.0.1:${port}`, '--state', state];
   if (options.firmware) args.push('--firmware', options.firmware);
+  if (options.serial !== undefined) args.push('--serial', String(options.serial));
   for (const fault of options.faults ?? []) args.push('--fault', fault);
   if (options.verbose) args.push('--verbose');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -125,21 +125,23 @@ export async function hostsAndOptions(flags: DeployTargetFlags, problems: string
   problems.push(...hosts.problems);
   if (specs.length === 0) problems.push(`give hosts: ${hostFlag} [user@]host[:port] (repeatable) or ${hostsFileFlag} FILE`);
   else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
+  return { targets: hosts.targets, options: deployOptionsFrom(flags, problems) };
+}
+
+/** How to reach hosts (concurrency, ssh options, identity, known hosts), checked; problems are added to `problems`. */
+export function deployOptionsFrom(flags: Omit<DeployTargetFlags, 'host' | 'hostsFile'>, problems: string[]): DeployOptions {
   const concurrency = wholeNumber(flags.concurrency, DEFAULT_CONCURRENCY, '--concurrency', problems);
   const connectTimeoutSeconds = wholeNumber(flags.connectTimeout, 10, '--connect-timeout', problems);
   const sshOptions = flags.sshOption ?? [];
   problems.push(...checkSshOptions(sshOptions));
   return {
-    targets: hosts.targets,
-    options: {
-      concurrency,
-      connectTimeoutSeconds,
-      sshOptions,
-      dryRun: flags.dryRun ?? false,
-      acceptNewHostKeys: flags.acceptNewHostKeys ?? false,
-      identityFile: flags.identity,
-      knownHostsFile: flags.knownHosts,
-    },
+    concurrency,
+    connectTimeoutSeconds,
+    sshOptions,
+    dryRun: flags.dryRun ?? false,
+    acceptNewHostKeys: flags.acceptNewHostKeys ?? false,
+    identityFile: flags.identity,
+    knownHostsFile: flags.knownHosts,
   };
 }
 

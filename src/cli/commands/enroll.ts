@@ -7,7 +7,7 @@ import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { connectForEnrollment } from '../../operations/enroll/connect.js';
-import { applyEnrollment, EnrollmentError, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
+import { applyEnrollment, defaultEnrollDependencies, EnrollmentError, type EnrollDependencies, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
 import type { CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
@@ -35,6 +35,8 @@ import { parseManagementKey, secretFrom } from '../secrets.js';
 export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
+  /** Who the inventory records the card for (batch: the manifest's user); default the subject's CN. */
+  person?: string;
   slot?: string;
   algorithm?: string;
   pinPolicy?: string;
@@ -331,7 +333,8 @@ function recordedOptions(options: EnrollOptions, flags: EnrollFlags): Record<str
   };
 }
 
-export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
+/** `dependencies`: what re-key injects (its own, already deployed, host key); tests pin clock and randomness. */
+export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment, dependencies: Partial<EnrollDependencies> = {}): Promise<number> {
   const options = await optionsFromFlags(flags, environment.env);
   const pkcs11Modules = selectPkcs11Modules(flags.pkcs11 ?? 'auto');
   const interactive = environment.interactive && !flags.yes;
@@ -364,7 +367,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
         return 1;
       }
       const applied = await connection.withTarget((target) =>
-        withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress)),
+        withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress, { ...defaultEnrollDependencies, ...dependencies })),
       );
       result = { ...applied, notes: [] };
       pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
@@ -414,7 +417,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
 }
 
 async function recordInInventory(inventory: Inventory, result: FinishedEnrollment, options: EnrollOptions, flags: EnrollFlags, firmware: string, reader: string | undefined): Promise<number> {
-  const person = options.subject.find((a) => a.type === 'CN')?.value ?? options.comment;
+  const person = flags.person ?? options.subject.find((a) => a.type === 'CN')?.value ?? options.comment;
   const id = await inventory.recordEnrollment({
     person,
     card: result.serial === undefined ? undefined : { serial: result.serial, firmware, reader },

@@ -266,6 +266,29 @@ export class Inventory {
     };
   }
 
+  /** Notes that a re-key is about to put `authorizedKey` on `hosts` (before the card gets the key). */
+  async startRekey(oldEnrollmentId: number, fingerprint: string, authorizedKey: string, hosts: string[]): Promise<number> {
+    return this.db.transaction(async (db) => {
+      const at = this.stamp();
+      const [row] = await db.query<{ id: number }>(
+        "INSERT INTO rekeys (old_enrollment_id, new_fingerprint, new_authorized_key, hosts, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'deploying', ?, ?) RETURNING id",
+        [oldEnrollmentId, fingerprint, authorizedKey, hosts.join(' '), at, at],
+      );
+      await this.event(db, 'rekey-start', oldEnrollmentId, `new key ${fingerprint} going to ${hosts.length} host(s)`);
+      return Number(row!.id);
+    });
+  }
+
+  async endRekey(rekeyId: number, state: 'finished' | 'abandoned'): Promise<void> {
+    await this.db.query('UPDATE rekeys SET state = ?, updated_at = ? WHERE id = ?', [state, this.stamp(), rekeyId]);
+  }
+
+  /** Re-keys of this enrollment that stopped before the card got the new key. */
+  async unfinishedRekeys(oldEnrollmentId: number): Promise<Array<{ id: number; fingerprint: string; authorizedKey: string; hosts: string[] }>> {
+    const rows = await this.db.query("SELECT * FROM rekeys WHERE old_enrollment_id = ? AND state = 'deploying' ORDER BY id", [oldEnrollmentId]);
+    return rows.map((r) => ({ id: Number(r.id), fingerprint: String(r.new_fingerprint), authorizedKey: String(r.new_authorized_key), hosts: String(r.hosts).split(' ').filter(Boolean) }));
+  }
+
   async events(enrollmentId?: number): Promise<InventoryEvent[]> {
     const rows = await this.db.query(`SELECT * FROM events ${enrollmentId === undefined ? '' : 'WHERE enrollment_id = ?'} ORDER BY id`, enrollmentId === undefined ? [] : [enrollmentId]);
     return rows.map((r) => ({ at: String(r.at), kind: String(r.kind), enrollmentId: r.enrollment_id === null ? undefined : Number(r.enrollment_id), detail: text(r.detail) }));

@@ -61,4 +61,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE events (${id(d)}, at TEXT NOT NULL, kind TEXT NOT NULL, enrollment_id ${reference(d)} REFERENCES enrollments(id), detail TEXT)`,
     ],
   },
+  {
+    version: 2,
+    description: 're-keys in progress',
+    // A re-key puts the new key on the hosts before it replaces the old one on the card; if it stops in between,
+    // the next run must find that key (its private half is gone) and take it off the hosts again.
+    statements: (d) => [
+      `CREATE TABLE rekeys (
+        ${id(d)},
+        old_enrollment_id ${reference(d)} NOT NULL REFERENCES enrollments(id),
+        new_fingerprint TEXT NOT NULL,
+        new_authorized_key TEXT NOT NULL,
+        hosts TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('deploying', 'finished', 'abandoned')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)`,
+    ],
+  },
 ];

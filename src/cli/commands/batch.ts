@@ -1,0 +1,354 @@
+/**
+ * `piv-enroll batch --manifest FILE`: a whole intake of people, one card each. Each card is enrolled exactly as
+ * `piv-enroll enroll` would (same plan, checks, CA certificate, deployment and inventory record), on as many readers
+ * as hold cards, in parallel. The inventory is the batch's memory: a person with an active enrollment is never
+ * enrolled again (unless --force), and hosts the manifest lists but the inventory does not show the key on are
+ * deployed to on the next run, so an interrupted batch simply runs again.
+ *
+ * Without a terminal (or with --yes) people are matched to cards by the manifest's card-serial column; on a terminal
+ * the batch asks for each person's card in turn.
+ */
+import { stringify } from 'csv-stringify/sync';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PivEnrollError, UsageError } from '../../errors.js';
+import { parseManifest, type ManifestEntry } from '../../operations/batch/manifest.js';
+import { ReaderMonitor, type CardInReader } from '../../operations/batch/card-readers.js';
+import { parseDuration } from '../../operations/ca/validity.js';
+import { deployKey, type HostResult } from '../../operations/deploy/deploy-key.js';
+import { defaultInventoryLocation, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
+import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
+import type { Output } from '../output.js';
+import { terminalPrompter, type Prompter } from '../prompter.js';
+import { deployOptionsFrom, hostsAndOptions } from './deploy.js';
+import { runEnroll, type EnrollEnvironment, type EnrollFlags } from './enroll.js';
+
+export interface BatchFlags {
+  manifest: string;
+  inventory?: string;
+  reader?: string[];
+  yes?: boolean;
+  force?: boolean;
+  json?: boolean;
+  csv?: boolean;
+  /** How long to wait for cards not yet inserted (non-interactive). */
+  wait?: string;
+  out?: string;
+  pkcs11?: string;
+  identity?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  sshOption?: string[];
+  pinFile?: string;
+  newPinFile?: string;
+  newPukFile?: string;
+  managementKeyFile?: string;
+  caPassphraseFile?: string;
+  keepDefaultCredentials?: boolean;
+}
+
+export interface BatchEnvironment {
+  env: NodeJS.ProcessEnv;
+  interactive: boolean;
+  prompter: Prompter;
+  /** Poll interval of the reader monitor. */
+  pollMs?: number;
+  /** Resolves when the user asked to stop (Ctrl-C): no new enrollment starts, running ones finish. */
+  stopRequested?: Promise<void>;
+}
+
+export type PersonStatus = 'enrolled' | 'already-enrolled' | 'failed' | 'not-inserted' | 'stopped';
+
+export interface PersonReport {
+  user: string;
+  line: number;
+  status: PersonStatus;
+  cardSerial?: number;
+  reader?: string;
+  fingerprint?: string;
+  hosts: { present: number; failed: number };
+  error?: string;
+}
+
+const DEFAULT_WAIT = '10m';
+const POLL_MS = 500;
+
+function enrollFlagsFor(entry: ManifestEntry, reader: string, flags: BatchFlags, inventory: string): EnrollFlags {
+  return {
+    reader,
+    person: entry.user,
+    user: entry.subject === undefined ? entry.user : undefined,
+    subject: entry.subject,
+    slot: entry.slot,
+    algorithm: entry.algorithm,
+    pinPolicy: entry.pinPolicy,
+    touchPolicy: entry.touchPolicy,
+    keySource: entry.keySource,
+    validDays: entry.validDays === undefined ? undefined : String(entry.validDays),
+    ca: entry.ca,
+    principals: entry.ca ? (entry.principals ?? [entry.user]).join(',') : undefined,
+    deployTo: entry.hosts.length > 0 ? entry.hosts : undefined,
+    identity: entry.hosts.length > 0 ? flags.identity : undefined,
+    knownHosts: entry.hosts.length > 0 ? flags.knownHosts : undefined,
+    acceptNewHostKeys: entry.hosts.length > 0 ? flags.acceptNewHostKeys : undefined,
+    sshOption: entry.hosts.length > 0 ? flags.sshOption : undefined,
+    out: flags.out === undefined ? undefined : join(flags.out, entry.user),
+    inventory,
+    force: flags.force,
+    keepDefaultCredentials: flags.keepDefaultCredentials,
+    yes: true,
+    json: true,
+    pkcs11: flags.pkcs11,
+    pinFile: flags.pinFile,
+    newPinFile: flags.newPinFile,
+    newPukFile: flags.newPukFile,
+    managementKeyFile: flags.managementKeyFile,
+    caPassphraseFile: entry.ca ? flags.caPassphraseFile : undefined,
+  };
+}
+
+/** Hosts from the manifest the inventory does not show the key on. */
+function missingHosts(entry: ManifestEntry, record: EnrollmentRecord): string[] {
+  const present = new Set(record.deployments.filter((d) => d.state === 'present').map((d) => d.host));
+  return entry.hosts.filter((h) => !present.has(h));
+}
+
+export async function runBatch(flags: BatchFlags, output: Output, environment: BatchEnvironment): Promise<number> {
+  const problems: string[] = [];
+  if (flags.json && flags.csv) problems.push('--json and --csv each choose the report format: give one');
+  let text: string | undefined;
+  try {
+    text = await readFile(flags.manifest, 'utf8');
+  } catch (error) {
+    problems.push(`cannot read the manifest ${flags.manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const manifest = text === undefined ? { entries: [], errors: [] } : parseManifest(text, flags.manifest);
+  problems.push(...manifest.errors);
+  let waitMs = 0;
+  try {
+    waitMs = parseDuration(flags.wait ?? DEFAULT_WAIT, '--wait') * 1000;
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const interactive = environment.interactive && !flags.yes;
+  if (!interactive) {
+    for (const entry of manifest.entries) {
+      if (entry.cardSerial === undefined) problems.push(`${flags.manifest}:${entry.line}: ${entry.user} has no card-serial: without a terminal, people are matched to cards by serial`);
+    }
+  }
+  const anyHosts = manifest.entries.some((e) => e.hosts.length > 0);
+  if (anyHosts) {
+    // Checked once for every host of the manifest, before any card is touched.
+    await hostsAndOptions({ host: manifest.entries.flatMap((e) => e.hosts), identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+  }
+  const location = flags.inventory ?? defaultInventoryLocation(environment.env);
+  if (location === 'none') problems.push('batch keeps its progress in the inventory: --inventory none is not possible here');
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+
+  const inventory = await Inventory.open(location);
+  const reports = new Map<string, PersonReport>();
+  const pending: ManifestEntry[] = [];
+  try {
+    // Resume: who is done already, and whose deployment stopped half-way.
+    for (const entry of manifest.entries) {
+      const [record] = await inventory.enrollments({ person: entry.user });
+      if (!record || flags.force) {
+        pending.push(entry);
+        continue;
+      }
+      const report: PersonReport = { user: entry.user, line: entry.line, status: 'already-enrolled', cardSerial: record.cardSerial, fingerprint: record.fingerprint, hosts: { present: 0, failed: 0 } };
+      const missing = missingHosts(entry, record);
+      if (missing.length > 0) {
+        output.notice(`${entry.user}: enrolled before; deploying to the ${missing.length} host(s) the key is not on yet`);
+        const results = await deployTo(record.authorizedKey, missing, flags);
+        await recordDeployResults(inventory, record.fingerprint, 'add', results, record.id);
+        report.hosts.failed = results.filter((r) => r.status === 'failed').length;
+        if (report.hosts.failed > 0) report.error = results.filter((r) => r.status === 'failed').map((r) => `${r.host}: ${r.reason}`).join('; ');
+      }
+      report.hosts.present = entry.hosts.length - report.hosts.failed;
+      reports.set(entry.user, report);
+    }
+  } finally {
+    await inventory.close();
+  }
+  if (pending.length > 0) {
+    output.notice(`${pending.length} of ${manifest.entries.length} people to enroll${reports.size > 0 ? ` (${reports.size} enrolled before)` : ''}`);
+    const enrollOne = (entry: ManifestEntry, card: CardInReader): Promise<PersonReport> => enrollPerson(entry, card, flags, location, environment, output);
+    const results = interactive
+      ? await enrollInteractively(pending, enrollOne, flags, environment, output)
+      : await enrollBySerial(pending, enrollOne, flags, environment, output, waitMs);
+    for (const report of results) reports.set(report.user, report);
+  }
+
+  const ordered = manifest.entries.map((e) => reports.get(e.user)!);
+  output.result(renderReport(ordered, flags));
+  return ordered.every((r) => (r.status === 'enrolled' || r.status === 'already-enrolled') && r.hosts.failed === 0) ? 0 : 1;
+}
+
+async function deployTo(authorizedKey: string, hosts: string[], flags: BatchFlags): Promise<HostResult[]> {
+  const problems: string[] = [];
+  const options = deployOptionsFrom({ identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return deployKey({ action: 'add', keyLine: authorizedKey }, hosts, options);
+}
+
+/** One person on one card: the enroll command itself, its JSON captured. */
+async function enrollPerson(entry: ManifestEntry, card: CardInReader, flags: BatchFlags, inventory: string, environment: BatchEnvironment, output: Output): Promise<PersonReport> {
+  const report: PersonReport = { user: entry.user, line: entry.line, status: 'failed', cardSerial: card.serial, reader: card.reader, hosts: { present: 0, failed: 0 } };
+  const captured: string[] = [];
+  const errors: string[] = [];
+  const quiet: Output = { result: (t) => captured.push(t), notice: () => undefined, error: (t) => errors.push(t) };
+  const enrollEnvironment: EnrollEnvironment = { env: environment.env, interactive: false, prompter: environment.prompter };
+  output.notice(`${entry.user}: enrolling card ${card.serial ?? '(no serial)'} in "${card.reader}"`);
+  try {
+    const code = await runEnroll(enrollFlagsFor(entry, card.reader, flags, inventory), quiet, enrollEnvironment);
+    const result = captured.length > 0 ? (JSON.parse(captured.join('\n')) as { fingerprint: string; deployment: { hosts: HostResult[] } | null }) : undefined;
+    report.fingerprint = result?.fingerprint;
+    const hosts = result?.deployment?.hosts ?? [];
+    report.hosts = { present: hosts.filter((h) => h.status !== 'failed').length, failed: hosts.filter((h) => h.status === 'failed').length };
+    report.status = result ? 'enrolled' : 'failed';
+    if (code !== 0) report.error = errors.join('; ') || `enroll exited ${code}`;
+  } catch (error) {
+    report.error = error instanceof PivEnrollError ? error.message : `internal error: ${(error as Error).message}`;
+  }
+  output.notice(`${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
+  return report;
+}
+
+/**
+ * Non-interactive: every reader holding a card whose serial is someone's in the manifest enrolls that person, all
+ * readers at once; the batch waits (up to `waitMs`) for the cards not inserted yet.
+ */
+async function enrollBySerial(
+  pending: ManifestEntry[],
+  enrollOne: (entry: ManifestEntry, card: CardInReader) => Promise<PersonReport>,
+  flags: BatchFlags,
+  environment: BatchEnvironment,
+  output: Output,
+  waitMs: number,
+): Promise<PersonReport[]> {
+  const monitor = new ReaderMonitor(flags.reader);
+  const bySerial = new Map(pending.map((e) => [e.cardSerial!, e]));
+  const reports: PersonReport[] = [];
+  const running = new Map<string, Promise<void>>();
+  const told = new Set<string>();
+  let stopped = false;
+  void environment.stopRequested?.then(() => (stopped = true));
+  const deadline = Date.now() + waitMs;
+  while (bySerial.size > 0 || running.size > 0) {
+    if (!stopped && bySerial.size > 0) {
+      for (const card of await monitor.cards(new Set(running.keys()))) {
+        const entry = card.serial === undefined ? undefined : bySerial.get(card.serial);
+        if (!entry) {
+          const note = `${card.reader}:${card.serial ?? card.problem}`;
+          if (!told.has(note)) output.notice(card.problem ? `"${card.reader}": ${card.problem}` : `card ${card.serial ?? '(no serial)'} in "${card.reader}" is nobody's in this batch: swap it`);
+          told.add(note);
+          continue;
+        }
+        bySerial.delete(card.serial!);
+        running.set(
+          card.reader,
+          enrollOne(entry, card).then((report) => {
+            reports.push(report);
+            monitor.forget(card.reader);
+            running.delete(card.reader);
+          }),
+        );
+      }
+    }
+    if (bySerial.size === 0 || stopped || Date.now() > deadline) {
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+      continue;
+    }
+    await Promise.race([new Promise((r) => setTimeout(r, environment.pollMs ?? POLL_MS)), ...running.values()]);
+  }
+  for (const entry of bySerial.values()) {
+    reports.push({ user: entry.user, line: entry.line, status: stopped ? 'stopped' : 'not-inserted', cardSerial: entry.cardSerial, hosts: { present: 0, failed: 0 }, error: stopped ? 'the batch was stopped' : `card ${entry.cardSerial} was not inserted within ${flags.wait ?? DEFAULT_WAIT}` });
+  }
+  return reports;
+}
+
+/** On a terminal: one person at a time, "insert the card for Ana", enroll, "remove it", next. */
+async function enrollInteractively(
+  pending: ManifestEntry[],
+  enrollOne: (entry: ManifestEntry, card: CardInReader) => Promise<PersonReport>,
+  flags: BatchFlags,
+  environment: BatchEnvironment,
+  output: Output,
+): Promise<PersonReport[]> {
+  const monitor = new ReaderMonitor(flags.reader);
+  const reports: PersonReport[] = [];
+  const others = new Set(pending.map((e) => e.cardSerial).filter((s): s is number => s !== undefined));
+  for (const [index, entry] of pending.entries()) {
+    environment.prompter.say(`(${index + 1}/${pending.length}) Insert the card for ${entry.user}${entry.cardSerial ? ` (serial ${entry.cardSerial})` : ''}.`);
+    let card: CardInReader | undefined;
+    const refused = new Set<string>();
+    while (!card) {
+      for (const candidate of await monitor.cards(new Set())) {
+        const wrong = entry.cardSerial !== undefined ? candidate.serial !== entry.cardSerial : candidate.serial !== undefined && others.has(candidate.serial);
+        if (candidate.problem || wrong) {
+          const key = `${candidate.reader}:${candidate.serial}`;
+          if (!refused.has(key)) output.notice(candidate.problem ? `"${candidate.reader}": ${candidate.problem}` : `card ${candidate.serial} is not ${entry.user}'s: swap it`);
+          refused.add(key);
+          continue;
+        }
+        card = candidate;
+        break;
+      }
+      if (!card) await new Promise((r) => setTimeout(r, environment.pollMs ?? POLL_MS));
+    }
+    const report = await enrollOne(entry, card);
+    reports.push(report);
+    monitor.forget(card.reader);
+    if (card.serial !== undefined) others.add(card.serial);
+    if (index < pending.length - 1 && !(await environment.prompter.confirm(`${entry.user}: ${report.status}. Go on with ${pending[index + 1]!.user}?`, true))) {
+      for (const rest of pending.slice(index + 1)) reports.push({ user: rest.user, line: rest.line, status: 'stopped', hosts: { present: 0, failed: 0 }, error: 'stopped at the terminal' });
+      break;
+    }
+  }
+  return reports;
+}
+
+const COLUMNS = ['user', 'line', 'status', 'card_serial', 'reader', 'fingerprint', 'hosts_present', 'hosts_failed', 'error'];
+
+function renderReport(reports: PersonReport[], flags: BatchFlags): string {
+  if (flags.json) return JSON.stringify({ people: reports, summary: summarizeReport(reports) }, null, 2);
+  const rows = reports.map((r) => [r.user, String(r.line), r.status, r.cardSerial === undefined ? '' : String(r.cardSerial), r.reader ?? '', r.fingerprint ?? '', String(r.hosts.present), String(r.hosts.failed), r.error ?? '']);
+  if (flags.csv) return stringify([COLUMNS, ...rows]).trimEnd();
+  const table = [['PERSON', 'STATUS', 'CARD', 'FINGERPRINT', 'HOSTS', 'PROBLEM'], ...rows.map((r) => [r[0]!, r[2]!, r[3] || '-', r[5] || '-', r[7] === '0' ? r[6]! : `${r[6]} ok, ${r[7]} failed`, r[8]!])];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const summary = summarizeReport(reports);
+  return [
+    ...table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()),
+    '',
+    `${summary.enrolled} enrolled, ${summary.alreadyEnrolled} enrolled before, ${summary.failed} failed, ${summary.waiting} not done`,
+  ].join('\n');
+}
+
+function summarizeReport(reports: PersonReport[]): { enrolled: number; alreadyEnrolled: number; failed: number; waiting: number } {
+  return {
+    enrolled: reports.filter((r) => r.status === 'enrolled').length,
+    alreadyEnrolled: reports.filter((r) => r.status === 'already-enrolled').length,
+    failed: reports.filter((r) => r.status === 'failed').length,
+    waiting: reports.filter((r) => r.status === 'not-inserted' || r.status === 'stopped').length,
+  };
+}
+
+export const defaultBatchEnvironment = (yes: boolean | undefined): BatchEnvironment => {
+  let stop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (stop = resolve));
+  // First Ctrl-C: start nothing new, let running enrollments finish (a card is never left half-written), report.
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopping: running enrollments finish first (Ctrl-C again to abort)\n');
+    stop();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  process.once('SIGTERM', () => stop());
+  return {
+    env: process.env,
+    interactive: !yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.CI !== 'true',
+    prompter: terminalPrompter,
+    stopRequested,
+  };
+};
