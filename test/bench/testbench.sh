@@ -4,7 +4,8 @@
 #  2. a vsmartcard vpcd reader entry named like a YubiKey ("Yubico YubiKey OTP+FIDO+CCID 00 00" on TCP port
 #     35965, "… 00 01" on 35966), which ykman, yubico-piv-tool and ykcs11 accept;
 #  3. pcscd running with it (restarted only when the entry changed);
-#  4. delayed ACKs off on the loopback route (see below), so the virtual card answers about as fast as a USB one.
+#  4. delayed ACKs off on the loopback route (see below), so the virtual card answers about as fast as a USB one;
+#  5. Debian's default vpcd readers set aside (OpenSC would not see all four of ours otherwise).
 # The virtual card then plugs in with: piv-enroll virtual-card serve --vpcd 127.0.0.1:35965 --state FILE
 set -euo pipefail
 
@@ -53,6 +54,15 @@ for index in 1 2; do
     changed=1
   fi
 done
+
+# OpenSC gives each reader 4 of its 16 virtual slots, so it sees only the first four readers: Debian's default
+# "Virtual PCD" entry (two readers no test uses) would hide two of ours. It is set aside, out of pcscd's directory
+# (pcscd reads every file there), to /usr/local/lib/piv-enroll/vpcd.reader.conf.
+if [ -e /etc/reader.conf.d/vpcd ]; then
+  "${SUDO[@]}" install -D -m 0644 /etc/reader.conf.d/vpcd /usr/local/lib/piv-enroll/vpcd.reader.conf
+  "${SUDO[@]}" rm /etc/reader.conf.d/vpcd
+  changed=1
+fi
 
 # sshd refuses to start without its privilege-separation directory (normally made by systemd).
 "${SUDO[@]}" mkdir -p /run/sshd

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
+import { runBatch } from '../../src/cli/commands/batch.js';
 import { makeIdentity, startHost, stopHost, type TestSshd } from '../ssh/support/deploy-hosts.js';
 import { CLI, READER, SECOND_READER, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
 
@@ -79,6 +80,38 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch over two readers behind
     const listed = JSON.parse((await runOk(process.execPath, [CLI, 'inventory', 'list', '--inventory', inventory, '--json'])).stdout);
     const people = listed.map((e: { person: string; cardSerial: number }) => [e.person, e.cardSerial]).sort((x: [string, number], y: [string, number]) => x[0].localeCompare(y[0]));
     expect(people).toEqual([['ana', 1001], ['bo', 1002], ['cy', 1003]]);
+  });
+
+  test('on a terminal: asks for each person\'s card in turn, refuses a card that is someone else\'s', async () => {
+    const dir = scratchDir();
+    const manifest = join(dir, 'intake.yaml');
+    writeFileSync(manifest, '- user: dee\n  algorithm: ECCP256\n- user: eli\n  algorithm: ECCP256\n  card-serial: 4002\n');
+    const said: string[] = [];
+    let swapped = false;
+    const prompter = {
+      say: (text: string) => said.push(text),
+      input: async () => '',
+      password: async () => '',
+      // Between people the batch asks to go on: the next card goes into the other reader; dee's stays where it is.
+      confirm: async () => {
+        cards.push(await serveCard({ serial: 4002, port: 35966 }));
+        swapped = true;
+        return true;
+      },
+    };
+    cards.push(await serveCard({ serial: 4001 }));
+    const outputs: string[] = [];
+    const notices: string[] = [];
+    const code = await runBatch(
+      { manifest, inventory: join(dir, 'inventory.sqlite'), json: true, pkcs11: 'none' },
+      { result: (t) => outputs.push(t), notice: (t) => notices.push(t), error: (t) => notices.push(t) },
+      { env: ENV, interactive: true, prompter, pollMs: 100 },
+    );
+    expect(code, notices.join('\n')).toBe(0);
+    expect(swapped).toBe(true);
+    expect(said).toEqual(['(1/2) Insert the card for dee.', '(2/2) Insert the card for eli (serial 4002).']);
+    expect(notices).toContain("card 4001 is not eli's: swap it");
+    expect(JSON.parse(outputs[0]!).people.map((p: { user: string; cardSerial: number; status: string }) => [p.user, p.cardSerial, p.status])).toEqual([['dee', 4001, 'enrolled'], ['eli', 4002, 'enrolled']]);
   });
 
   test('an interrupted batch resumes: nobody is enrolled twice; a card enrolled elsewhere is not overwritten without --force', async () => {

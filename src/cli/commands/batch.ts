@@ -55,6 +55,8 @@ export interface BatchEnvironment {
   pollMs?: number;
   /** Resolves when the user asked to stop (Ctrl-C): no new enrollment starts, running ones finish. */
   stopRequested?: Promise<void>;
+  /** Show one task per reader (a terminal), rather than a line per event. */
+  taskList?: boolean;
 }
 
 export type PersonStatus = 'enrolled' | 'already-enrolled' | 'failed' | 'not-inserted' | 'stopped';
@@ -173,10 +175,11 @@ export async function runBatch(flags: BatchFlags, output: Output, environment: B
   }
   if (pending.length > 0) {
     output.notice(`${pending.length} of ${manifest.entries.length} people to enroll${reports.size > 0 ? ` (${reports.size} enrolled before)` : ''}`);
-    const enrollOne = (entry: ManifestEntry, card: CardInReader): Promise<PersonReport> => enrollPerson(entry, card, flags, location, environment, output);
     const results = interactive
-      ? await enrollInteractively(pending, enrollOne, flags, environment, output)
-      : await enrollBySerial(pending, enrollOne, flags, environment, output, waitMs);
+      ? await enrollInteractively(pending, (entry, card) => enrollPerson(entry, card, flags, location, environment, (_, text) => output.notice(text)), flags, environment, output)
+      : await withReaderTasks(environment.taskList && !flags.json ? new ReaderMonitor(flags.reader).readerNames() : undefined, output, (progress) =>
+          enrollBySerial(pending, (entry, card) => enrollPerson(entry, card, flags, location, environment, progress), flags, environment, output, waitMs),
+        );
     for (const report of results) reports.set(report.user, report);
   }
 
@@ -193,13 +196,13 @@ async function deployTo(authorizedKey: string, hosts: string[], flags: BatchFlag
 }
 
 /** One person on one card: the enroll command itself, its JSON captured. */
-async function enrollPerson(entry: ManifestEntry, card: CardInReader, flags: BatchFlags, inventory: string, environment: BatchEnvironment, output: Output): Promise<PersonReport> {
+async function enrollPerson(entry: ManifestEntry, card: CardInReader, flags: BatchFlags, inventory: string, environment: BatchEnvironment, progress: ReaderProgress): Promise<PersonReport> {
   const report: PersonReport = { user: entry.user, line: entry.line, status: 'failed', cardSerial: card.serial, reader: card.reader, hosts: { present: 0, failed: 0 } };
   const captured: string[] = [];
   const errors: string[] = [];
   const quiet: Output = { result: (t) => captured.push(t), notice: () => undefined, error: (t) => errors.push(t) };
   const enrollEnvironment: EnrollEnvironment = { env: environment.env, interactive: false, prompter: environment.prompter };
-  output.notice(`${entry.user}: enrolling card ${card.serial ?? '(no serial)'} in "${card.reader}"`);
+  progress(card.reader, `${entry.user}: enrolling card ${card.serial ?? '(no serial)'} in "${card.reader}"`);
   try {
     const code = await runEnroll(enrollFlagsFor(entry, card.reader, flags, inventory), quiet, enrollEnvironment);
     const result = captured.length > 0 ? (JSON.parse(captured.join('\n')) as { fingerprint: string; deployment: { hosts: HostResult[] } | null }) : undefined;
@@ -211,8 +214,49 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, flags: Bat
   } catch (error) {
     report.error = error instanceof PivEnrollError ? error.message : `internal error: ${(error as Error).message}`;
   }
-  output.notice(`${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
+  progress(card.reader, `${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
   return report;
+}
+
+/** Where a reader's progress lines go: a notice each, or the line of that reader's task in the task list. */
+type ReaderProgress = (reader: string, text: string) => void;
+
+/**
+ * On a terminal, one listr2 task per reader, running side by side, each showing what its reader is doing; elsewhere
+ * (`readers` undefined) plain notices, one line each.
+ */
+async function withReaderTasks<T>(readers: string[] | undefined, output: Output, work: (progress: ReaderProgress) => Promise<T>): Promise<T> {
+  if (!readers || readers.length === 0) return work((_, text) => output.notice(text));
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const tasks = new Map<string, { output: string; title: string }>();
+  const list = new Listr(
+    readers.map((reader) => ({
+      title: `${reader}: waiting for a card`,
+      task: async (_ctx: unknown, task: { output: string; title: string }) => {
+        tasks.set(reader, task);
+        await finished;
+        task.title = `${reader}: done`;
+      },
+    })),
+    {
+      concurrent: true,
+      exitOnError: false,
+      rendererOptions: { collapseSubtasks: false, logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
+    },
+  );
+  const listing = list.run().catch(() => undefined);
+  try {
+    return await work((reader, text) => {
+      const task = tasks.get(reader);
+      if (task) task.title = `${reader}: ${text}`;
+      else output.notice(text);
+    });
+  } finally {
+    finish();
+    await listing;
+  }
 }
 
 /**
@@ -350,5 +394,6 @@ export const defaultBatchEnvironment = (yes: boolean | undefined): BatchEnvironm
     interactive: !yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.CI !== 'true',
     prompter: terminalPrompter,
     stopRequested,
+    taskList: Boolean(process.stderr.isTTY),
   };
 };

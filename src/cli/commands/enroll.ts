@@ -402,7 +402,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     if (failed.length > 0) {
       throw new EnrollmentError(
         `signatures through ${[...new Set(failed.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failed.map((c) => c.algorithm))].join(', ')}: ` +
-          'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.',
+          'a server would accept this key and then refuse its signatures. Check the module or driver, or replace the card.' +
+          [...new Set(failed.map((c) => c.error).filter((e): e is string => !!e))].map((e) => ` (${e})`).join(''),
       );
     }
     const unreached = (result.deployment ?? []).filter((r) => r.status === 'failed');
