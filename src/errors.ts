@@ -16,3 +16,19 @@ export class PivEnrollError extends Error {
 export class UsageError extends PivEnrollError {
   override readonly exitCode: number = 2;
 }
+
+/**
+ * For checks that report every problem at once: `collect(() => parse(x))` returns the value, or records the
+ * UsageError's message in `problems` and returns undefined. Any other error is a bug and is raised.
+ */
+export function usageProblemCollector(problems: string[]): <T>(parse: () => T) => T | undefined {
+  return (parse) => {
+    try {
+      return parse();
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    }
+  };
+}

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { PivEnrollError } from '../errors.js';
 import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
 import type { FirmwareVersion } from '../spec/firmware.js';
-import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-verify.js';
+import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 
 export type PkcsLib = typeof import('pkcs11js');
 type Pkcs11 = InstanceType<PkcsLib['PKCS11']>;

@@ -3,58 +3,15 @@
  * (C_Login, then CKM_RSA_PKCS over a DigestInfo for RSA, CKM_ECDSA over the digest, a context-specific
  * login for PIN-always keys). A driver that returns bad signatures shows up here even when raw APDUs are fine.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../crypto/verify-signature.js';
 import { digest, digestInfo } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
-import { PivEnrollError, UsageError } from '../errors.js';
+import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
+import { Pkcs11Token } from './pkcs11-token.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';
 import type { SignatureCheck } from './enroll/verify.js';
-
-export class Pkcs11Error extends PivEnrollError {}
-
-export interface Pkcs11Module {
-  name: string;
-  path: string;
-}
-
-const MODULE_CANDIDATES: Array<{ name: string; files: string[] }> = [
-  { name: 'opensc', files: ['opensc-pkcs11.so', 'pkcs11/opensc-pkcs11.so'] },
-  { name: 'ykcs11', files: ['libykcs11.so', 'libykcs11.so.2'] },
-];
-const LIBRARY_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
-
-/** The PKCS#11 modules installed here that can talk to PIV cards. */
-export function findPkcs11Modules(): Pkcs11Module[] {
-  const found: Pkcs11Module[] = [];
-  for (const candidate of MODULE_CANDIDATES) {
-    const path = LIBRARY_DIRS.flatMap((dir) => candidate.files.map((file) => `${dir}/${file}`)).find((p) => existsSync(p));
-    if (path) found.push({ name: candidate.name, path });
-  }
-  return found;
-}
-
-/** --pkcs11: auto = every module installed, none, or names (opensc, ykcs11) and paths, comma-separated. */
-export function selectPkcs11Modules(spec: string): Pkcs11Module[] {
-  if (spec === 'none') return [];
-  const found = findPkcs11Modules();
-  if (spec === 'auto') return found;
-  return spec.split(',').map((item) => {
-    const name = item.trim();
-    if (name.includes('/')) return { name, path: name };
-    const module = found.find((m) => m.name === name);
-    if (!module) throw new UsageError(`PKCS#11 module "${name}" is not installed here (found: ${found.map((m) => m.name).join(', ') || 'none'})`);
-    return module;
-  });
-}
-
-/** CKA_ID of a PIV slot's key, as both OpenSC and ykcs11 number them: 9A 1, 9C 2, 9D 3, 9E 4, 82–95 5–24. */
-export function pkcs11KeyId(slot: number): number {
-  const standard: Record<number, number> = { 0x9a: 1, 0x9c: 2, 0x9d: 3, 0x9e: 4 };
-  return standard[slot] ?? 5 + (slot - 0x82);
-}
 
 /** PKCS#11 3.0 EdDSA mechanism (pkcs11js 2 does not name it). */
 const CKM_EDDSA = 0x1057;
@@ -152,33 +109,13 @@ export function verifyThroughPkcs11(target: Pkcs11Target): SignatureCheck[] {
  * `ssh -I` use). No login needed. `reader` narrows the module's slots to one PC/SC reader.
  */
 export function readCertificateThroughPkcs11(module: Pkcs11Module, slot: number, reader?: string): Uint8Array {
-  const lib = createRequire(import.meta.url)('pkcs11js') as PkcsLib;
-  const pkcs11: Pkcs11 = new lib.PKCS11();
+  const token = Pkcs11Token.open(module, reader);
   try {
-    pkcs11.load(module.path);
-  } catch (error) {
-    throw new Pkcs11Error(`cannot load the PKCS#11 module ${module.path}: ${(error as Error).message}`);
-  }
-  pkcs11.C_Initialize();
-  try {
-    const tokens = pkcs11.C_GetSlotList(true).filter((s) => reader === undefined || pkcs11.C_GetSlotInfo(s).slotDescription.trim().startsWith(reader));
-    if (tokens.length === 0) throw new Pkcs11Error(`${module.name} sees no card${reader ? ` in "${reader}"` : ''}`);
-    if (tokens.length > 1) throw new Pkcs11Error(`${module.name} sees several cards: choose one with --reader`);
-    const session = pkcs11.C_OpenSession(tokens[0]!, lib.CKF_SERIAL_SESSION);
-    try {
-      pkcs11.C_FindObjectsInit(session, [
-        { type: lib.CKA_CLASS, value: lib.CKO_CERTIFICATE },
-        { type: lib.CKA_ID, value: Buffer.from([pkcs11KeyId(slot)]) },
-      ]);
-      const object = pkcs11.C_FindObjects(session);
-      pkcs11.C_FindObjectsFinal(session);
-      if (!object) throw new Pkcs11Error(`${module.name} shows no certificate for the slot, so ssh -I sees no key there`);
-      const [value] = pkcs11.C_GetAttributeValue(session, object, [{ type: lib.CKA_VALUE }]);
-      return new Uint8Array(value!.value as Buffer);
-    } finally {
-      pkcs11.C_CloseSession(session);
-    }
+    const object = token.findSlotObject(token.lib.CKO_CERTIFICATE, slot);
+    const value = object ? token.attribute(object, token.lib.CKA_VALUE) : undefined;
+    if (!value) throw new Pkcs11Error(`${module.name} shows no certificate for the slot, so ssh -I sees no key there`);
+    return new Uint8Array(value);
   } finally {
-    pkcs11.C_Finalize();
+    token.close();
   }
 }

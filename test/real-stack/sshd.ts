@@ -4,11 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { OPENSC_PKCS11, run, runOk, scratchDir, type ServedCard } from './bench.js';
+import { freePort } from '../support/net.js';
 
 export interface TestSshd {
   port: number;
@@ -18,15 +18,6 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; trustedUserCaKeys?: string; revokedKeys?: string } = {}): Promise<TestSshd> {
   const dir = scratchDir('piv-enroll-sshd-');

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PivEnrollError, UsageError } from '../../errors.js';
+import { PivEnrollError, UsageError, usageProblemCollector } from '../../errors.js';
 import { CA_ALGORITHMS, caPath, readCaConfig, type CaAlgorithm } from '../../operations/ca/ca-store.js';
 import { checkRevoked, formatRevocationCheck, readKrlFile } from '../../operations/ca/check-revoked.js';
 import { certificateCriticalOptions, certificateExtensions, parsePrincipals } from '../../operations/ca/certificate-options.js';
@@ -147,15 +147,7 @@ async function secretOrPrompt(file: string | undefined, envName: string, what: s
 
 export async function runCaSign(flags: CaSignFlags, output: Output, environment: CaEnvironment): Promise<number> {
   const problems: string[] = [];
-  const collectProblem = <T>(parse: () => T): T | undefined => {
-    try {
-      return parse();
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    }
-  };
+  const collectProblem = usageProblemCollector(problems);
   if ((flags.publicKey === undefined) === (flags.slot === undefined)) problems.push('give the key to certify: --public-key FILE or --slot SLOT (one of them)');
   const userSlot = flags.slot === undefined ? undefined : parseSlot(flags.slot);
   if (flags.slot !== undefined && userSlot === undefined) problems.push(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);

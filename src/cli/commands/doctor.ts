@@ -5,7 +5,7 @@ import { PivEnrollError, UsageError } from '../../errors.js';
 import { examineCard, type DoctorReport } from '../../operations/doctor/doctor.js';
 import { parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
-import { selectPkcs11Modules } from '../../operations/pkcs11-verify.js';
+import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { FACTORY_PIN } from '../../spec/factory-defaults.js';
 import { parseSlot } from '../../spec/references.js';
 import type { Output } from '../output.js';

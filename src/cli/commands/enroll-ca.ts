@@ -5,7 +5,7 @@
  * a missing input never leaves an enrolled card without its certificate.
  */
 import { join } from 'node:path';
-import { PivEnrollError, UsageError } from '../../errors.js';
+import { PivEnrollError, UsageError, usageProblemCollector } from '../../errors.js';
 import { readCaConfig, type CaConfig } from '../../operations/ca/ca-store.js';
 import { parsePrincipals } from '../../operations/ca/certificate-options.js';
 import { signUserCertificate, unlockSoftwareCa, type CaCredentials, type IssuedCertificate } from '../../operations/ca/sign.js';
@@ -41,15 +41,7 @@ export async function prepareCaFollowUp(
     return undefined;
   }
   const problems: string[] = [];
-  const collect = <T>(parse: () => T): T | undefined => {
-    try {
-      return parse();
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    }
-  };
+  const collect = usageProblemCollector(problems);
   if (flags.out === undefined) problems.push('--ca writes the certificate beside the public key: give --out DIR too');
   const principalText = flags.principals ?? subjectCn;
   const principals = principalText === undefined ? undefined : collect(() => parsePrincipals(principalText));

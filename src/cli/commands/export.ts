@@ -1,6 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { exportSlot, exportThroughPkcs11, type ExportFormat } from '../../operations/export-key.js';
-import { readCertificateThroughPkcs11, selectPkcs11Modules } from '../../operations/pkcs11-verify.js';
+import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { readCertificateThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../spec/references.js';
 import type { Output } from '../output.js';

@@ -15,7 +15,7 @@
  * a lock file so that two commands never take the same serial or lose a revocation.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, open, readFile, rename, rm } from 'node:fs/promises';
+import { appendFile, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaError, CaNotFoundError } from './errors.js';
 
@@ -79,6 +79,17 @@ export async function readCaConfig(dir: string): Promise<CaConfig> {
 }
 
 /** Writes `data` to a temporary file next to `path`, then renames it over `path`: readers see the old or the new file, never half of one. */
+/** Whether something is at `path` (any other error than "not there" is raised). */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await open(temporary, 'wx', mode);

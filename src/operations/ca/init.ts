@@ -3,13 +3,13 @@
  * already on a PIV card and only its public half is recorded. An existing CA is never replaced.
  */
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { generateKeyPairForAsync } from '../../crypto/keys.js';
 import type { PivSession } from '../../piv/session.js';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { slotHex } from '../../spec/references.js';
 import { caSignatureScheme } from './ca-signature.js';
-import { CA_FILES, caPath, writeFileAtomic, type CaAlgorithm, type CaConfig, type CaKeyLocation } from './ca-store.js';
+import { CA_FILES, type CaAlgorithm, type CaConfig, type CaKeyLocation, caPath, pathExists, writeFileAtomic } from './ca-store.js';
 import { readCardSerial, readSlotKey } from './card-ca.js';
 import { CaError, CaExistsError } from './errors.js';
 import { encodeKrl } from './krl.js';
@@ -47,15 +47,6 @@ export interface CaInitResult {
   files: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
 
 async function defaultGenerateKey(algorithm: CaAlgorithm): Promise<KeyObject> {
   return (await generateKeyPairForAsync(keyAlgorithmByName(CARD_ALGORITHM[algorithm])!)).privateKey;
@@ -80,7 +71,7 @@ export async function initCa(request: CaInitRequest, source: CaKeySource, deps: 
   const now = (deps.now ?? (() => new Date()))();
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const name of ['config', 'privateKey', 'publicKey'] as const) {
-    if (await exists(caPath(dir, name))) throw new CaExistsError(`${dir} already holds a CA (${CA_FILES[name]} exists): piv-enroll never replaces a CA key`);
+    if (await pathExists(caPath(dir, name))) throw new CaExistsError(`${dir} already holds a CA (${CA_FILES[name]} exists): piv-enroll never replaces a CA key`);
   }
   const comment = request.comment ?? 'piv-enroll-ca';
   let publicKey: KeyObject;

@@ -5,14 +5,14 @@
  * verified against the CA public key (a bad card signature is caught here, not at login), written, and logged.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { readPrivateKeyFile } from '../key-file.js';
 import { UsageError } from '../../errors.js';
 import { bytesEqual } from '../../bytes/hex.js';
 import { parseSlot } from '../../spec/references.js';
 import { softwareCertificateSigner, verifySshSignature } from './ca-signature.js';
-import { allocateSerial, appendIssued, caPath, readCaConfig, type CaConfig, type IssuedRecord } from './ca-store.js';
+import { allocateSerial, appendIssued, type CaConfig, caPath, type IssuedRecord, pathExists, readCaConfig } from './ca-store.js';
 import { cardCertificateSigner, type CardCaKey } from './card-ca.js';
 import { encodeCertificate, type CertificateOption, type CertificateSigner } from './certificate.js';
 import { DEFAULT_EXTENSIONS } from './certificate-options.js';
@@ -74,15 +74,6 @@ export function defaultCertificateFile(publicKeyFile: string): string {
   return publicKeyFile.endsWith('.pub') ? `${publicKeyFile.slice(0, -4)}-cert.pub` : `${publicKeyFile}-cert.pub`;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
 
 /**
  * The software CA's private key, decrypted with the passphrase and checked against ca.pub. Callers that
@@ -114,7 +105,7 @@ export async function signUserCertificate(dir: string, request: UserCertificateR
   if (blobKeyType(subjectBlob).endsWith(CERTIFICATE_TYPE_SUFFIX)) throw new UsageError('that is a certificate: give the public key it certifies');
   if (request.keyId.trim() === '') throw new UsageError('--key-id is required: a name for the certificate (it appears in sshd logs and can be revoked)');
   if (request.principals.length === 0) throw new UsageError('--principals is required');
-  if (!request.force && (await exists(request.outFile))) throw new UsageError(`${request.outFile} exists: give --force to replace it, or --out FILE`);
+  if (!request.force && (await pathExists(request.outFile))) throw new UsageError(`${request.outFile} exists: give --force to replace it, or --out FILE`);
 
   const config = await readCaConfig(dir);
   const signer = await caSigner(dir, config, credentials);

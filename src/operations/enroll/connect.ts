@@ -5,7 +5,7 @@
  */
 import { openCardOrVirtual } from '../open-card.js';
 import { Pkcs11Token } from '../pkcs11-token.js';
-import { Pkcs11Error } from '../pkcs11-verify.js';
+import { Pkcs11Error } from '../pkcs11-modules.js';
 import { apduTarget } from './apdu-target.js';
 import { inspectCard, type CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';

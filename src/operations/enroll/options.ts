@@ -6,7 +6,7 @@ import type { NameAttribute } from '../../crypto/x509.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
 import type { CardSelection } from '../open-card.js';
-import type { Pkcs11Module } from '../pkcs11-verify.js';
+import type { Pkcs11Module } from '../pkcs11-modules.js';
 
 /** How the enrollment reaches the card: its own APDUs (default), or only through a vendor PKCS#11 module. */
 export type EnrollBackend = { kind: 'apdu' } | { kind: 'pkcs11'; module: Pkcs11Module };

@@ -19,7 +19,7 @@ import { buildCertificate } from '../../crypto/x509.js';
 import { NotSupportedError } from '../../piv/errors.js';
 import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
-import { pkcs11KeyId, Pkcs11Error } from '../pkcs11-verify.js';
+import { pkcs11KeyId, Pkcs11Error } from '../pkcs11-modules.js';
 import type { Pkcs11Handle, Pkcs11Token } from '../pkcs11-token.js';
 import { certificateSignatureAlgorithm, type CardKey } from './card-signer.js';
 import { PLACEHOLDER_SUBJECT, type CardInspection } from './inspect.js';

@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { run as runCli } from '../../../src/cli/main.js';
 import { run, runOk, type RunResult } from '../../support/run.js';
+import { freePort } from '../../support/net.js';
 
 const scratchDirs: string[] = [];
 
@@ -58,15 +58,6 @@ export interface CaSshd {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * sshd trusting a CA only (AuthorizedKeysFile none), default CASignatureAlgorithms: either the `snippet` that
