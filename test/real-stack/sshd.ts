@@ -2,13 +2,14 @@
  * A real OpenSSH sshd for tests: its own host key, config, port and authorized_keys file, on 127.0.0.1
  * only, started in the foreground and stopped after the test. Logs (with -e) are kept for assertions.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+
 import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { OPENSC_PKCS11, run, runOk, scratchDir, type ServedCard } from './bench.js';
 import { freePort } from '../support/net.js';
+import { spawnSshd } from '../support/sshd-process.js';
 
 export interface TestSshd {
   port: number;
@@ -47,21 +48,15 @@ export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; tr
       '',
     ].join('\n'),
   );
-  let output = '';
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/Server listening on 127\.0\.0\.1 port/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`sshd exited ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) throw new Error(`sshd did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const sshd = await spawnSshd(config);
+  const child = sshd.child;
+
+
   return {
     port,
     user: userInfo().username,
     authorizedKeys,
-    log: () => output,
+    log: sshd.log,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

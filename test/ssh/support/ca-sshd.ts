@@ -3,13 +3,14 @@
  * a certificate login with the OpenSSH client, the piv-enroll CLI run in process, and scratch directories
  * removed after each test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { run as runCli } from '../../../src/cli/main.js';
 import { run, runOk, type RunResult } from '../../support/run.js';
 import { freePort } from '../../support/net.js';
+import { spawnSshd } from '../../support/sshd-process.js';
 
 const scratchDirs: string[] = [];
 
@@ -89,23 +90,14 @@ export async function startCaSshd(options: { snippet?: string; trustedUserCaKeys
       '',
     ].join('\n'),
   );
-  let output = '';
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/Server listening on 127\.0\.0\.1 port/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`sshd exited ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`sshd did not start: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const sshd = await spawnSshd(config);
+  const child = sshd.child;
+
+
   return {
     port,
     user: userInfo().username,
-    log: () => output,
+    log: sshd.log,
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();

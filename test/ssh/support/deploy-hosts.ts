@@ -4,13 +4,14 @@
  * of its own on 127.0.0.1 (own port, own host key, StrictModes yes, UsePAM no, public keys only), and a software
  * ed25519 identity the tests deploy with.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOk, run } from '../../support/run.js';
 import { freePort } from '../../support/net.js';
+import { spawnSshd } from '../../support/sshd-process.js';
 export { freePort };
 
 export function scratch(prefix: string): string {
@@ -122,23 +123,17 @@ export async function startSshd(user: TestUser, outsideHome?: string): Promise<T
       '',
     ].join('\n'),
   );
-  let output = '';
-  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/Server listening on 127\.0\.0\.1 port/.test(output)) {
-    if (child.exitCode !== null) throw new Error(`sshd exited ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) throw new Error(`sshd did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const sshd = await spawnSshd(config);
+  const child = sshd.child;
+
+
   const [type, blob] = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ');
   return {
     port,
     user,
     spec: `${user.name}@127.0.0.1:${port}`,
     knownHostsLine: `[127.0.0.1]:${port} ${type} ${blob}`,
-    log: () => output,
+    log: sshd.log,
     stop: () =>
       new Promise((resolve) => {
         const done = () => {
