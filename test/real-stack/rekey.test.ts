@@ -88,6 +88,28 @@ describe.skipIf(!inject('benchReady'))('rekey, with a login between every step',
     await login();
   });
 
+  test('a re-key that stops right after the card changed is finished by the next run: the old key retires', async () => {
+    const oldKey = readFileSync(host!.user.authorizedKeys, 'utf8').trim().split('\n')[1]!;
+    await expect(
+      runRekey(rekeyFlags(), quiet, {
+        env: { ...process.env, ...ENV }, prompter: terminalPrompter,
+        afterStep: async (step) => {
+          if (step === 'card-rekeyed') throw new Error('power cut');
+        },
+      }),
+    ).rejects.toThrow(/power cut/);
+    expect(readFileSync(host!.user.authorizedKeys, 'utf8')).toContain(oldKey); // not retired yet
+    await login(); // with the new key, already deployed
+    const outputs: string[] = [];
+    // Not due any more (fresh certificates), yet the unfinished retirement is completed.
+    expect(await runRekey({ ...rekeyFlags(), force: false, expiringWithin: '1d' }, { ...quiet, result: (t) => outputs.push(t) }, { env: { ...process.env, ...ENV }, prompter: terminalPrompter })).toBe(0);
+    const report = JSON.parse(outputs[0]!);
+    expect(report.action).toBe('finished-earlier-rekey');
+    expect(report.revoked).toHaveLength(1);
+    expect(readFileSync(host!.user.authorizedKeys, 'utf8')).not.toContain(oldKey);
+    await login();
+  });
+
   test('a re-key that stops after deploying the new key is cleaned up and completed by the next run', async () => {
     const interrupted = runRekey(rekeyFlags(), quiet, {
       env: { ...process.env, ...ENV }, prompter: terminalPrompter,
