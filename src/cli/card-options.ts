@@ -39,3 +39,12 @@ export function cardSelection(flags: CardFlags): CardSelection {
   return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
 }
 
+
+/** How a command reaches SSH hosts (deploy, batch, rekey, offboard): one wording everywhere. */
+export function addHostAccessOptions(command: Command, which = 'the hosts'): Command {
+  return command
+    .option('--identity <file>', `log in to ${which} with this private key (ssh -i)`)
+    .option('--known-hosts <file>', `known_hosts file to check the host keys of ${which} against`)
+    .option('--accept-new-host-keys', 'accept hosts not yet known (a changed host key is still refused)')
+    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option (repeatable)').argParser(collect));
+}

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
-import { addCardOptions, cardSelection, collect, parseSerial, type CardFlags } from './card-options.js';
+import { addCardOptions, addHostAccessOptions, cardSelection, collect, parseSerial, type CardFlags } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { addInventoryOption } from './inventory-option.js';
 import { registerCaCommands } from './register-ca.js';
@@ -123,7 +123,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runInventoryExport(flags, output));
     });
 
-  addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable'))
+  addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts')
     .requiredOption('--manifest <file>', 'people to enroll: user, subject, principals, hosts, ca, slot, algorithm, pin-policy, touch-policy, key-source, valid-days, card-serial')
     .addOption(new Option('--reader <text>', 'use only readers whose name contains TEXT (repeatable; default: every reader)').argParser(collect))
     .option('--wait <duration>', 'without a terminal: how long to wait for cards not inserted yet', '10m')
@@ -131,10 +131,6 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--force', 'enroll people the inventory shows as enrolled again, and replace keys already on their cards')
     .option('--keep-default-credentials', 'do not harden factory-fresh cards (not recommended)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too (as enroll)', 'auto')
-    .option('--identity <file>', 'log in to the manifest\'s hosts with this private key (ssh -i)')
-    .option('--known-hosts <file>', 'known_hosts file for the manifest\'s hosts')
-    .option('--accept-new-host-keys', 'accept hosts not yet known (a changed host key is still refused)')
-    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option for deployment (repeatable)').argParser(collect))
     .option('--pin-file <file>', 'the PIN of cards already hardened (or PIV_PIN)')
     .option('--new-pin-file <file>', 'the PIN factory-fresh cards get (or PIV_NEW_PIN)')
     .option('--new-puk-file <file>', 'the PUK factory-fresh cards get (or PIV_NEW_PUK)')
@@ -148,16 +144,12 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runBatch(flags as never, output, defaultBatchEnvironment(flags.yes as boolean | undefined)));
     });
 
-  addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login')))
+  addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts')
     .option('--slot <slot>', 'PIV slot', '9c')
     .option('--expiring-within <duration>', 'only if a certificate of the card ends within DURATION', '30d')
     .option('--force', 're-key now, whatever the expiry')
     .option('--out <dir>', 'where the new public key, certificate and SSH certificates go (needed when the key has SSH certificates)')
     .option('--pkcs11 <modules>', 'check the new key\'s signatures through these PKCS#11 modules too (as enroll)', 'auto')
-    .option('--identity <file>', 'log in to the hosts with this private key (ssh -i)')
-    .option('--known-hosts <file>', 'known_hosts file to check host keys against')
-    .option('--accept-new-host-keys', 'accept hosts not yet known (a changed host key is still refused)')
-    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option (repeatable)').argParser(collect))
     .option('--pin-file <file>', 'the card PIN (or PIV_PIN)')
     .option('--management-key-file <file>', 'the management key, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the CA that re-issues the SSH certificates (or PIV_CA_PASSPHRASE)')
@@ -168,13 +160,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runRekey({ ...flags, ...cardSelection(flags), expiringWithin: given || !flags.force ? (flags.expiringWithin as string) : undefined } as never, output, defaultRekeyEnvironment()));
     });
 
-  addInventoryOption(program.command('offboard').description('take a person\'s keys off every host the inventory recorded, revoke their certificates, mark them revoked'))
+  addHostAccessOptions(addInventoryOption(program.command('offboard').description('take a person\'s keys off every host the inventory recorded, revoke their certificates, mark them revoked')), 'the hosts')
     .requiredOption('--user <name>', 'the person, as the inventory names them')
     .option('--dry-run', 'show what would be done, change nothing')
-    .option('--identity <file>', 'log in to the hosts with this private key (ssh -i)')
-    .option('--known-hosts <file>', 'known_hosts file to check host keys against')
-    .option('--accept-new-host-keys', 'accept hosts not yet known (a changed host key is still refused)')
-    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option (repeatable)').argParser(collect))
     .option('--json', 'print JSON')
     .action(async (flags: Record<string, unknown>) => {
       const { runOffboard } = await import('./commands/offboard.js');
