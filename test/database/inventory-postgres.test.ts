@@ -56,3 +56,32 @@ describe.skipIf(!available)('PostgreSQL', () => {
     }
   });
 });
+
+describe.skipIf(!available)('two enrollment stations sharing one PostgreSQL inventory (the CLI)', () => {
+  let server: TestPostgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(() => server?.stop());
+
+  test('enrollments from two stations land in one inventory; the password never appears on a command line', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { run, runOk } = await import('../support/run.js');
+    const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
+    const dir = mkdtempSync(join(tmpdir(), 'piv-enroll-pg-cli-'));
+    const env = { PGPASSWORD: server.password, PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+    const stations = await Promise.all(
+      ['ana', 'bo'].map((user) =>
+        run(process.execPath, [CLI, 'enroll', '--virtual', join(dir, `${user}.json`), '--user', user, '--algorithm', 'ECCP256', '--yes', '--json', '--inventory', server.url], { env }),
+      ),
+    );
+    for (const station of stations) expect(station.code, station.stderr).toBe(0);
+    const listed = JSON.parse((await runOk(process.execPath, [CLI, 'inventory', 'list', '--inventory', server.url, '--json'], { env })).stdout);
+    expect(listed.map((e: { person: string }) => e.person).sort()).toEqual(['ana', 'bo']);
+    const refused = await run(process.execPath, [CLI, 'inventory', 'list', '--inventory', server.url.replace('piv@', `piv:${server.password}@`)], { env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).not.toContain(server.password);
+  });
+});

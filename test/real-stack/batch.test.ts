@@ -114,6 +114,25 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch over two readers behind
     expect(JSON.parse(outputs[0]!).people.map((p: { user: string; cardSerial: number; status: string }) => [p.user, p.cardSerial, p.status])).toEqual([['dee', 4001, 'enrolled'], ['eli', 4002, 'enrolled']]);
   });
 
+  test('Ctrl-C: the running enrollment finishes, nothing new starts, the report says who is left', async () => {
+    const dir = scratchDir();
+    const manifest = join(dir, 'intake.csv');
+    writeFileSync(manifest, 'user,card-serial,algorithm\nana,8001,ECCP256\nbo,8002,ECCP256\n');
+    cards.push(await serveCard({ serial: 8001 }));
+    const child = spawn(process.execPath, [CLI, 'batch', '--manifest', manifest, '--inventory', join(dir, 'inventory.sqlite'), '--yes', '--json', '--wait', '5m', '--pkcs11', 'none'],
+      { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(() => /ana: enrolling/.test(stderr), 'ana\'s enrollment to start');
+    child.kill('SIGINT'); // in the middle of ana's enrollment
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/stopping: running enrollments finish first/);
+    expect(JSON.parse(stdout).people.map((p: { user: string; status: string }) => [p.user, p.status])).toEqual([['ana', 'enrolled'], ['bo', 'stopped']]);
+  });
+
   test('an interrupted batch resumes: nobody is enrolled twice; a card enrolled elsewhere is not overwritten without --force', async () => {
     const dir = scratchDir();
     const manifest = join(dir, 'intake.csv');
