@@ -324,11 +324,19 @@ async function enrollInteractively(
   const monitor = new ReaderMonitor(flags.reader);
   const reports: PersonReport[] = [];
   const others = new Set(pending.map((e) => e.cardSerial).filter((s): s is number => s !== undefined));
+  let stopped = false;
+  void environment.stopRequested?.then(() => (stopped = true));
+  const stopHere = (from: number): PersonReport[] => [
+    ...reports,
+    ...pending.slice(from).map((rest): PersonReport => ({ user: rest.user, line: rest.line, status: 'stopped', hosts: { present: 0, failed: 0 }, error: 'the batch was stopped' })),
+  ];
   for (const [index, entry] of pending.entries()) {
+    if (stopped) return stopHere(index);
     environment.prompter.say(`(${index + 1}/${pending.length}) Insert the card for ${entry.user}${entry.cardSerial ? ` (serial ${entry.cardSerial})` : ''}.`);
     let card: CardInReader | undefined;
     const refused = new Set<string>();
     while (!card) {
+      if (stopped) return stopHere(index);
       for (const candidate of await monitor.cards(new Set())) {
         const wrong = entry.cardSerial !== undefined ? candidate.serial !== entry.cardSerial : candidate.serial !== undefined && others.has(candidate.serial);
         if (candidate.problem || wrong) {
@@ -347,8 +355,7 @@ async function enrollInteractively(
     monitor.forget(card.reader);
     if (card.serial !== undefined) others.add(card.serial);
     if (index < pending.length - 1 && !(await environment.prompter.confirm(`${entry.user}: ${report.status}. Go on with ${pending[index + 1]!.user}?`, true))) {
-      for (const rest of pending.slice(index + 1)) reports.push({ user: rest.user, line: rest.line, status: 'stopped', hosts: { present: 0, failed: 0 }, error: 'stopped at the terminal' });
-      break;
+      return stopHere(index + 1);
     }
   }
   return reports;
