@@ -72,7 +72,6 @@ export LC_ALL
 umask 077
 file=.ssh/authorized_keys
 lock=.ssh/.piv-enroll.lock
-tmp=.ssh/.authorized_keys.piv-enroll.$$
 locked=no
 
 say() { printf 'PIV-ENROLL %s\n' "$*"; }
@@ -118,36 +117,51 @@ settled() {
   [ "$n" -eq 0 ]
 }
 
+# The lock is a file created exclusively (noclobber: O_EXCL) and is also the new authorized_keys: it is written,
+# then renamed over the old file, which releases the lock in the same step. No mkdir, rmdir or temporary file:
+# every process costs the host CPU, and a fleet deployment is CPU-bound.
 take_lock() {
   waited=0
-  trap '[ "$locked" = yes ] && rmdir "$lock" 2>/dev/null' EXIT
+  trap '[ "$locked" = yes ] && rm -f "$lock"' EXIT
   trap 'exit 1' HUP INT TERM PIPE
-  # mkdir without a subshell on the usual path: each fork costs the host CPU, and a fleet deploy is CPU-bound.
-  until mkdir "$lock" 2>/dev/null; do
-    # Held by someone else, or not creatable at all (then ask mkdir again, for its reason).
-    if [ ! -d "$lock" ]; then err=$(mkdir "$lock" 2>&1) && break; [ -d "$lock" ] || fail_write "cannot create ~/$lock" "$err"; fi
+  set -C
+  # "true", not ":": a failed redirection on a special built-in ends a POSIX shell.
+  until { true >"$lock"; } 2>/dev/null; do
+    # Held by someone else, or not creatable at all (then try once more in a subshell, for the reason).
+    if [ ! -e "$lock" ]; then err=$( { true >"$lock"; } 2>&1 ) && break; [ -e "$lock" ] || fail_write "cannot create ~/$lock" "$err"; fi
     [ "$waited" -lt "$lock_wait_tenths" ] || fail locked "~/$lock is held by another deployment (remove it if none is running)"
     if sleep 0.1 2>/dev/null; then waited=$((waited + 1)); else sleep 1; waited=$((waited + 10)); fi
   done
+  set +C
   locked=yes
 }
 
+# Writes the new content into the lock file. For add it also looks once more, under the lock, whether the key
+# arrived meanwhile (exit status 3 of the same awk that copies the lines): then nothing is replaced.
 write_new_file() {
   [ ! -L "$file" ] || fail unsupported "~/$file is a symbolic link: not replaced"
   if [ "$action" = add ] && [ ! -e "$file" ]; then
-    err=$( printf '%s\n' "$key_line" 2>&1 >"$tmp" )
+    err=$( printf '%s\n' "$key_line" 2>&1 >"$lock" )
   elif [ "$action" = add ]; then
     # awk prints every line as it read it and ends an unterminated last line with a newline; then the key.
-    err=$( PIV_ENROLL_KEY=$key_line awk '{ print } END { print ENVIRON["PIV_ENROLL_KEY"] }' "$file" 2>&1 >"$tmp" )
+    err=$( PIV_ENROLL_BLOB=$blob PIV_ENROLL_KEY=$key_line awk "$awk_blob_of"'
+      BEGIN { t = ENVIRON["PIV_ENROLL_BLOB"]; found = 0 }
+      blob_of($0) == t { found = 1 }
+      { print }
+      END { if (found) exit 3; print ENVIRON["PIV_ENROLL_KEY"] }' "$file" 2>&1 >"$lock" )
   else
     err=$( PIV_ENROLL_BLOB=$blob awk "$awk_blob_of"'
       BEGIN { t = ENVIRON["PIV_ENROLL_BLOB"] }
-      blob_of($0) != t { print }' "$file" 2>&1 >"$tmp" )
-  fi || { rm -f "$tmp"; fail_write "cannot write ~/$tmp" "$err"; }
-  # mv without a subshell; only when it fails is it asked again, for its reason.
-  if ! mv -f "$tmp" "$file" 2>/dev/null; then
-    err=$(mv -f "$tmp" "$file" 2>&1) || { rm -f "$tmp"; fail_write "cannot replace ~/$file" "$err"; }
+      blob_of($0) != t { print }' "$file" 2>&1 >"$lock" )
   fi
+  status=$?
+  if [ "$status" -eq 3 ]; then return 3; fi
+  [ "$status" -eq 0 ] || fail_write "cannot write ~/$lock" "$err"
+  # mv without a subshell; only when it fails is it asked again, for its reason.
+  if ! mv -f "$lock" "$file" 2>/dev/null; then
+    err=$(mv -f "$lock" "$file" 2>&1) || fail_write "cannot replace ~/$file" "$err"
+  fi
+  locked=no
   if command -v restorecon >/dev/null 2>&1; then restorecon -F .ssh "$file" >/dev/null 2>&1 || :; fi
 }
 
@@ -167,13 +181,14 @@ main() {
     err=$(mkdir .ssh 2>&1) || [ -d .ssh ] || fail_write 'cannot create ~/.ssh' "$err"
   fi
   take_lock
-  # Again under the lock: another deployment may have changed the file since the first look.
-  if settled; then
-    if [ "$action" = add ]; then say already-present; else say absent; fi
-    return 0
+  # Again under the lock: another deployment may have changed the file since the first look (for add, the
+  # writing awk looks itself).
+  if [ "$action" = remove ] && settled; then say absent; return 0; fi
+  if write_new_file; then
+    if [ "$action" = add ]; then say added; else say "removed $n"; fi
+  else
+    say already-present
   fi
-  write_new_file
-  if [ "$action" = add ]; then say added; else say "removed $n"; fi
 }
 
 main
