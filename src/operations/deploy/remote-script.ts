@@ -9,7 +9,9 @@
  * unchanged file is never touched) and again under a lock, since another deployment may have written meanwhile;
  * the new file is written next to the old one (umask 077: mode 600) and renamed over it; every other line is kept
  * byte for byte; a missing final newline is added; restorecon runs where SELinux has it. POSIX has no flock, so
- * the lock is a directory (mkdir is atomic), waited for at most 30 s by default and removed by an EXIT trap.
+ * the lock is a file created exclusively (noclobber, O_EXCL) next to authorized_keys; it is itself the new file and
+ * is renamed over the old one, which releases it; waited for at most 30 s by default; an EXIT trap removes it if the
+ * script stops before the rename.
  */
 
 export type RemoteAction = 'add' | 'remove' | 'list';
