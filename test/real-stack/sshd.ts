@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { OPENSC_PKCS11, run, runOk, scratchDir, type ServedCard } from './bench.js';
 import { freePort } from '../support/net.js';
-import { spawnSshd } from '../support/sshd-process.js';
+import { loopbackSshdConfig, spawnSshd } from '../support/sshd-process.js';
 
 export interface TestSshd {
   port: number;
@@ -29,24 +29,20 @@ export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; tr
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin prohibit-password',
-      ...(options.pubkeyAcceptedAlgorithms ? [`PubkeyAcceptedAlgorithms ${options.pubkeyAcceptedAlgorithms}`] : []),
-      ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
-      ...(options.revokedKeys ? [`RevokedKeys ${options.revokedKeys}`] : []),
-      'LogLevel DEBUG1',
-      '',
-    ].join('\n'),
+    loopbackSshdConfig({
+      port,
+      hostKey: join(dir, 'host_ed25519'),
+      pidFile: join(dir, 'sshd.pid'),
+      authorizedKeysFile: authorizedKeys,
+      strictModes: false,
+      extra: [
+        'PermitRootLogin prohibit-password',
+        ...(options.pubkeyAcceptedAlgorithms ? [`PubkeyAcceptedAlgorithms ${options.pubkeyAcceptedAlgorithms}`] : []),
+        ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
+        ...(options.revokedKeys ? [`RevokedKeys ${options.revokedKeys}`] : []),
+        'LogLevel DEBUG1',
+      ],
+    }),
   );
   const sshd = await spawnSshd(config);
   const child = sshd.child;

@@ -23,3 +23,21 @@ export async function spawnSshd(config: string, timeoutMs = 10_000): Promise<Ssh
   }
   return { child, log: () => output };
 }
+
+/** An sshd_config for tests: loopback only, public keys only (no password, no PAM), plus the test's own lines. */
+export function loopbackSshdConfig(options: { port: number; hostKey: string; pidFile: string; authorizedKeysFile: string; strictModes: boolean; extra?: string[] }): string {
+  return [
+    `Port ${options.port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${options.hostKey}`,
+    `PidFile ${options.pidFile}`,
+    `AuthorizedKeysFile ${options.authorizedKeysFile}`,
+    `StrictModes ${options.strictModes ? 'yes' : 'no'}`,
+    'UsePAM no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    ...(options.extra ?? []),
+    '',
+  ].join('\n');
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { run as runCli } from '../../../src/cli/main.js';
 import { run, runOk, type RunResult } from '../../support/run.js';
 import { freePort } from '../../support/net.js';
-import { spawnSshd } from '../../support/sshd-process.js';
+import { loopbackSshdConfig, spawnSshd } from '../../support/sshd-process.js';
 
 const scratchDirs: string[] = [];
 
@@ -71,24 +71,20 @@ export async function startCaSshd(options: { snippet?: string; trustedUserCaKeys
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_ed25519')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'AuthorizedKeysFile none',
-      ...(options.snippet !== undefined ? [options.snippet] : []),
-      ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
-      ...(options.revokedKeys ? [`RevokedKeys ${options.revokedKeys}`] : []),
-      'StrictModes no',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      'PermitRootLogin prohibit-password',
-      'LogLevel DEBUG1',
-      '',
-    ].join('\n'),
+    loopbackSshdConfig({
+      port,
+      hostKey: join(dir, 'host_ed25519'),
+      pidFile: join(dir, 'sshd.pid'),
+      authorizedKeysFile: 'none',
+      strictModes: false,
+      extra: [
+        'PermitRootLogin prohibit-password',
+        'LogLevel DEBUG1',
+        ...(options.snippet !== undefined ? [options.snippet] : []),
+        ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
+        ...(options.revokedKeys ? [`RevokedKeys ${options.revokedKeys}`] : []),
+      ],
+    }),
   );
   const sshd = await spawnSshd(config);
   const child = sshd.child;

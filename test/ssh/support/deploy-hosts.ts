@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOk, run } from '../../support/run.js';
 import { freePort } from '../../support/net.js';
-import { spawnSshd } from '../../support/sshd-process.js';
+import { loopbackSshdConfig, spawnSshd } from '../../support/sshd-process.js';
 export { freePort };
 
 export function scratch(prefix: string): string {
@@ -107,21 +107,14 @@ export async function startSshd(user: TestUser, outsideHome?: string): Promise<T
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile .ssh/authorized_keys ${extraKeysFile}`.trimEnd(),
-      'StrictModes yes',
-      'UsePAM no',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PubkeyAuthentication yes',
-      `AllowUsers ${user.name}`,
-      'LogLevel VERBOSE',
-      '',
-    ].join('\n'),
+    loopbackSshdConfig({
+      port,
+      hostKey,
+      pidFile: join(dir, 'sshd.pid'),
+      authorizedKeysFile: `.ssh/authorized_keys ${extraKeysFile}`.trimEnd(),
+      strictModes: true,
+      extra: [`AllowUsers ${user.name}`, 'LogLevel VERBOSE'],
+    }),
   );
   const sshd = await spawnSshd(config);
   const child = sshd.child;
