@@ -248,3 +248,15 @@ describe('batch manifest: checks across people', () => {
     ]);
   });
 });
+
+describe('user names that would leave --out DIR', () => {
+  it('refuses path separators and . or ..', () => {
+    const { entries, errors } = parseManifest('- user: ../../etc\n  card-serial: 5\n- user: a/b\n  card-serial: 6\n- user: ..\n  card-serial: 7\n- user: ok\n  card-serial: 8\n', 'm.yaml');
+    expect(errors).toEqual([
+      'm.yaml:1: user "../../etc" must not contain / or \\, nor be . or ..',
+      'm.yaml:3: user "a/b" must not contain / or \\, nor be . or ..',
+      'm.yaml:5: user ".." must not contain / or \\, nor be . or ..',
+    ]);
+    expect(entries.map((e) => e.user)).toEqual(['ok']);
+  });
+});

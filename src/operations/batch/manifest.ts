@@ -387,6 +387,9 @@ function checkEntry(raw: RawEntry, requireUser: boolean): CheckedEntry {
     if (requireUser && !raw.fields.has('user')) problem(raw.line, 'user is missing: each person needs a user name');
   } else if (/[\s\p{C}]/u.test(user.text)) {
     problem(user.line, `user ${JSON.stringify(user.text)} must not contain spaces or control characters`);
+  } else if (/[/\\]/.test(user.text) || user.text === '.' || user.text === '..') {
+    // The name becomes a directory under --out: it must stay one.
+    problem(user.line, `user ${JSON.stringify(user.text)} must not contain / or \\, nor be . or ..`);
   } else {
     entry.user = user.text;
     checked.user = user;
