@@ -16,7 +16,7 @@ import { parseManifest, type ManifestEntry } from '../../operations/batch/manife
 import { ReaderMonitor, type CardInReader } from '../../operations/batch/card-readers.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { deployKey, type HostResult } from '../../operations/deploy/deploy-key.js';
-import { defaultInventoryLocation, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
+import { defaultInventoryLocation, hostsWithKey, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
@@ -111,7 +111,7 @@ function enrollFlagsFor(entry: ManifestEntry, reader: string, flags: BatchFlags,
 
 /** Hosts from the manifest the inventory does not show the key on. */
 function missingHosts(entry: ManifestEntry, record: EnrollmentRecord): string[] {
-  const present = new Set(record.deployments.filter((d) => d.state === 'present').map((d) => d.host));
+  const present = new Set(hostsWithKey(record));
   return entry.hosts.filter((h) => !present.has(h));
 }
 

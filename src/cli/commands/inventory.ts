@@ -5,7 +5,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../../errors.js';
 import { parseDuration } from '../../operations/ca/validity.js';
-import { defaultInventoryLocation, Inventory, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus } from '../../operations/inventory/inventory.js';
+import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus } from '../../operations/inventory/inventory.js';
 import type { Output } from '../output.js';
 
 export interface InventoryFlags {
@@ -46,12 +46,6 @@ async function withInventory<T>(flags: InventoryFlags, work: (inventory: Invento
   }
 }
 
-/** The earliest end among the X.509 certificate and the unrevoked SSH certificates. */
-function firstExpiry(record: EnrollmentRecord): string | undefined {
-  const ends = [record.certificateNotAfter, ...record.caCertificates.filter((c) => !c.revokedAt).map((c) => c.validBefore)].filter((d): d is string => d !== undefined);
-  return ends.sort()[0];
-}
-
 const CSV_COLUMNS = ['id', 'person', 'card_serial', 'firmware', 'slot', 'algorithm', 'fingerprint', 'status', 'certificate_serial', 'certificate_not_after', 'ssh_certificates', 'hosts', 'created_at', 'updated_at'];
 
 function csvRow(r: EnrollmentRecord): Array<string | number> {
@@ -69,7 +63,7 @@ function table(records: EnrollmentRecord[]): string {
     ['ID', 'PERSON', 'CARD', 'SLOT', 'ALGORITHM', 'FINGERPRINT', 'EXPIRES', 'HOSTS', 'STATUS'],
     ...records.map((r) => [
       String(r.id), r.person, r.cardSerial === undefined ? '-' : String(r.cardSerial), r.slot, r.algorithm, r.fingerprint,
-      firstExpiry(r)?.slice(0, 10) ?? '-', String(r.deployments.filter((d) => d.state === 'present').length), r.status,
+      firstExpiry(r)?.slice(0, 10) ?? '-', String(hostsWithKey(r).length), r.status,
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));

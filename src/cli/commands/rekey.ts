@@ -16,7 +16,7 @@ import { signUserCertificate, unlockSoftwareCa, type IssuedCertificate } from '.
 import { readCaConfig } from '../../operations/ca/ca-store.js';
 import { DEFAULT_VALIDITY, parseDuration, parseValidity } from '../../operations/ca/validity.js';
 import { deployKey, type DeployOptions, type HostResult } from '../../operations/deploy/deploy-key.js';
-import { defaultInventoryLocation, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
+import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import { openCardOrVirtual, type CardSelection } from '../../operations/open-card.js';
 import { authorizedKeysLine, sshFingerprint } from '../../operations/ssh-public-key.js';
@@ -75,17 +75,9 @@ function certificateFile(out: string, slot: string): string {
   return join(out, `piv-${slot.toLowerCase()}-cert.pub`);
 }
 
-function earliestExpiry(record: EnrollmentRecord): string | undefined {
-  return [record.certificateNotAfter, ...record.caCertificates.filter((c) => !c.revokedAt).map((c) => c.validBefore)].filter((d): d is string => !!d).sort()[0];
-}
-
-function presentHosts(record: EnrollmentRecord): string[] {
-  return record.deployments.filter((d) => d.state === 'present').map((d) => d.host);
-}
-
 /** Step 4 for an enrollment the card no longer holds: its key off the hosts, its certificates revoked. */
 async function retire(old: EnrollmentRecord, inventory: Inventory, deploy: DeployOptions, report: RekeyReport, environment: RekeyEnvironment): Promise<void> {
-  const hosts = presentHosts(old);
+  const hosts = hostsWithKey(old);
   if (hosts.length > 0) {
     const removed = await deployKey({ action: 'remove', keyLine: old.authorizedKey }, hosts, deploy);
     await recordDeployResults(inventory, old.fingerprint, 'remove', removed, old.id);
@@ -140,7 +132,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
     report.oldFingerprint = current.fingerprint;
 
     // A re-key that stopped after the card was re-keyed: finish retiring the old key.
-    for (const old of records.filter((r) => r.status === 'replaced' && (presentHosts(r).length > 0 || r.caCertificates.some((c) => !c.revokedAt)))) {
+    for (const old of records.filter((r) => r.status === 'replaced' && (hostsWithKey(r).length > 0 || r.caCertificates.some((c) => !c.revokedAt)))) {
       report.notes.push(`finishing an earlier re-key: retiring ${old.fingerprint}`);
       report.action = 'finished-earlier-rekey';
       await retire(old, inventory, deploy, report, environment);
@@ -153,7 +145,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
       report.notes.push(`took ${orphan.fingerprint} (from an interrupted re-key) off ${orphan.hosts.length} host(s)`);
     }
 
-    const expiry = earliestExpiry(current);
+    const expiry = firstExpiry(current);
     const due = flags.force || (expiry !== undefined && expiry < new Date(now.getTime() + within * 1000).toISOString());
     if (!due) {
       report.notes.push(`not due: the first certificate ends ${expiry ?? 'never'} (--expiring-within ${flags.expiringWithin ?? '30d'}; --force re-keys anyway)`);
@@ -179,7 +171,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
     const comment = current.authorizedKey.split(' ').slice(2).join(' ');
     const newLine = authorizedKeysLine(pair.publicKey, comment);
     report.newFingerprint = sshFingerprint(pair.publicKey);
-    const hosts = presentHosts(current);
+    const hosts = hostsWithKey(current);
     const rekeyId = await inventory.startRekey(current.id, report.newFingerprint, newLine, hosts);
     if (hosts.length > 0) {
       report.hosts = await deployKey({ action: 'add', keyLine: newLine }, hosts, deploy);
@@ -221,12 +213,10 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
     const enrolled = JSON.parse(captured.join('\n')) as { inventory: { enrollmentId: number } | null };
     const newId = enrolled.inventory!.enrollmentId;
     await inventory.endRekey(rekeyId, 'finished');
-    for (const [index, { certificate }] of issued.entries()) {
+    if (issued[0]) {
       // The card holds the new key now: its certificate takes the usual name (the first CA's, if several).
-      if (index === 0) {
-        await rename(certificate.certificateFile, certificateFile(flags.out!, slot));
-        report.certificates[0]!.file = certificateFile(flags.out!, slot);
-      }
+      await rename(issued[0].certificate.certificateFile, certificateFile(flags.out!, slot));
+      report.certificates[0]!.file = certificateFile(flags.out!, slot);
     }
     for (const { caDir, certificate } of issued) {
       await inventory.recordCaCertificate(newId, { caDir, serial: String(certificate.serial), keyId: certificate.keyId, principals: certificate.principals, validBefore: certificate.validBefore });

@@ -87,6 +87,17 @@ export function defaultInventoryLocation(env: NodeJS.ProcessEnv = process.env): 
 
 const text = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : String(value));
 
+/** When the enrollment first needs attention: the earliest end of its X.509 certificate and unrevoked SSH certificates. */
+export function firstExpiry(record: EnrollmentRecord): string | undefined {
+  const ends = [record.certificateNotAfter, ...record.caCertificates.filter((c) => !c.revokedAt).map((c) => c.validBefore)];
+  return ends.filter((d): d is string => d !== undefined).sort()[0];
+}
+
+/** The hosts the inventory shows the enrollment's key on. */
+export function hostsWithKey(record: EnrollmentRecord): string[] {
+  return record.deployments.filter((d) => d.state === 'present').map((d) => d.host);
+}
+
 export class Inventory {
   private constructor(
     readonly db: SqlDatabase,
@@ -225,7 +236,7 @@ export class Inventory {
     for (const row of rows) records.push(await this.complete(row));
     if (!filter.expiringBefore) return records;
     const limit = filter.expiringBefore.toISOString();
-    return records.filter((r) => (r.certificateNotAfter !== undefined && r.certificateNotAfter < limit) || r.caCertificates.some((c) => !c.revokedAt && c.validBefore < limit));
+    return records.filter((r) => (firstExpiry(r) ?? limit) < limit);
   }
 
   private async complete(row: Row): Promise<EnrollmentRecord> {
