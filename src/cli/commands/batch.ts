@@ -243,6 +243,9 @@ async function withReaderTasks<T>(readers: string[] | undefined, output: Output,
     {
       concurrent: true,
       exitOnError: false,
+      // listr2 would otherwise answer Ctrl-C with process.exit(127), in the middle of a card write or a batch that
+      // promised to let running enrollments finish: signals stay with the command.
+      registerSignalListeners: false,
       rendererOptions: { collapseSubtasks: false, logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
     },
   );

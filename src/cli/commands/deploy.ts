@@ -216,6 +216,9 @@ async function withProgress(plan: DeployPlan, work: (options: DeployOptions) => 
     {
       concurrent: plan.options.concurrency ?? DEFAULT_CONCURRENCY,
       exitOnError: false,
+      // listr2 would otherwise answer Ctrl-C with process.exit(127), in the middle of a card write or a batch that
+      // promised to let running enrollments finish: signals stay with the command.
+      registerSignalListeners: false,
       rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
     },
   );

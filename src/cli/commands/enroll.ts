@@ -300,6 +300,9 @@ async function withTaskList<T>(json: boolean, interactive: boolean, run: (progre
     {
       concurrent: false,
       exitOnError: true,
+      // listr2 would otherwise answer Ctrl-C with process.exit(127), in the middle of a card write or a batch that
+      // promised to let running enrollments finish: signals stay with the command.
+      registerSignalListeners: false,
       renderer: json ? 'silent' : interactive ? 'default' : 'simple',
       // Progress goes to stderr: stdout carries the result (and nothing else, with --json).
       rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
