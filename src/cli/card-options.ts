@@ -1,6 +1,6 @@
 /**
- * Flags shared by every command that talks to a card, and commander helpers. Command groups that live in
- * their own register-*.ts module (deploy, ca) use these too, so the card options read the same everywhere.
+ * Flags shared by several commands (the card, host access, the inventory), and commander helpers. Command groups
+ * that live in their own register-*.ts module (deploy, ca) use these too, so the options read the same everywhere.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CardSelection } from '../operations/open-card.js';
@@ -47,4 +47,12 @@ export function addHostAccessOptions(command: Command, which = 'the hosts'): Com
     .option('--known-hosts <file>', `known_hosts file to check the host keys of ${which} against`)
     .option('--accept-new-host-keys', 'accept hosts not yet known (a changed host key is still refused)')
     .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option (repeatable)').argParser(collect));
+}
+
+const INVENTORY_HELP =
+  'where to record this: a SQLite file, postgres://user@host/db (password from PGPASSWORD or ~/.pgpass), or none (default: PIV_ENROLL_INVENTORY or ~/.local/state/piv-enroll/inventory.sqlite)';
+
+/** `--inventory LOCATION`, for every command that records itself or reads the inventory. */
+export function addInventoryOption(command: Command): Command {
+  return command.option('--inventory <location>', INVENTORY_HELP);
 }

@@ -1,15 +1,9 @@
 /**
- * `--inventory LOCATION` (a SQLite file, a postgres:// URL without password, or `none`), shared by every command
- * that records itself. Default: PIV_ENROLL_INVENTORY, else ~/.local/state/piv-enroll/inventory.sqlite.
+ * Opening what `--inventory LOCATION` names (a SQLite file, a postgres:// URL without password, or `none`) for the
+ * commands that record themselves. Default: PIV_ENROLL_INVENTORY, else ~/.local/state/piv-enroll/inventory.sqlite.
+ * The flag itself is declared in card-options.ts, so start-up does not load the inventory.
  */
-import type { Command } from 'commander';
 import { defaultInventoryLocation, Inventory } from '../operations/inventory/inventory.js';
-
-export const INVENTORY_HELP = 'where to record this: a SQLite file, postgres://user@host/db (password from PGPASSWORD or ~/.pgpass), or none (default: PIV_ENROLL_INVENTORY or ~/.local/state/piv-enroll/inventory.sqlite)';
-
-export function addInventoryOption(command: Command): Command {
-  return command.option('--inventory <location>', INVENTORY_HELP);
-}
 
 /** Opens the inventory to record into; undefined for `--inventory none`. Opened before any change, so an unreachable one stops the command first. */
 export async function openInventoryToRecord(location: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Inventory | undefined> {

@@ -5,9 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
-import { addCardOptions, addHostAccessOptions, cardSelection, collect, parseSerial, type CardFlags } from './card-options.js';
+import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, cardSelection, collect, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
-import { addInventoryOption } from './inventory-option.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
 

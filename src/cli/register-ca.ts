@@ -1,7 +1,6 @@
 /** `ca init|sign|revoke|check-revoked`: the SSH certificate authority (issue 5 part 2). Flags only; the command module is imported lazily. */
 import { Command, Option } from 'commander';
-import { addCardOptions, cardSelection, collect, type CardFlags } from './card-options.js';
-import { addInventoryOption } from './inventory-option.js';
+import { addCardOptions, addInventoryOption, type CardFlags, cardSelection, collect } from './card-options.js';
 import type { Output } from './output.js';
 
 export function registerCaCommands(program: Command, output: Output, setExit: (code: number) => void): void {

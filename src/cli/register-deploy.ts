@@ -1,7 +1,6 @@
 /** `deploy`: public keys onto hosts (issue 5 part 1). Flags only; the command module is imported lazily. */
 import { Option, type Command } from 'commander';
-import { addCardOptions, cardSelection, collect, type CardFlags } from './card-options.js';
-import { addInventoryOption } from './inventory-option.js';
+import { addCardOptions, addInventoryOption, type CardFlags, cardSelection, collect } from './card-options.js';
 import type { Output } from './output.js';
 
 export function registerDeployCommand(program: Command, output: Output, setExit: (code: number) => void): void {
