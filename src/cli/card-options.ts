@@ -40,6 +40,19 @@ export function cardSelection(flags: CardFlags): CardSelection {
 }
 
 
+/** The flags addHostAccessOptions declares. */
+export interface HostAccessFlags {
+  identity?: string;
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  sshOption?: string[];
+}
+
+/** Just the host-access flags of a command's flags (what deploy's options are built from). */
+export function hostAccess(flags: HostAccessFlags): HostAccessFlags {
+  return { identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption };
+}
+
 /** How a command reaches SSH hosts (deploy, batch, rekey, offboard): one wording everywhere. */
 export function addHostAccessOptions(command: Command, which = 'the hosts'): Command {
   return command

@@ -22,8 +22,9 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { deployOptionsFrom, hostsAndOptions } from './deploy.js';
 import { runEnroll, type EnrollEnvironment, type EnrollFlags } from './enroll.js';
+import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
-export interface BatchFlags {
+export interface BatchFlags extends HostAccessFlags {
   manifest: string;
   inventory?: string;
   reader?: string[];
@@ -35,10 +36,6 @@ export interface BatchFlags {
   wait?: string;
   out?: string;
   pkcs11?: string;
-  identity?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
-  sshOption?: string[];
   pinFile?: string;
   newPinFile?: string;
   newPukFile?: string;
@@ -90,10 +87,8 @@ function enrollFlagsFor(entry: ManifestEntry, reader: string, flags: BatchFlags,
     ca: entry.ca,
     principals: entry.ca ? (entry.principals ?? [entry.user]).join(',') : undefined,
     deployTo: entry.hosts.length > 0 ? entry.hosts : undefined,
-    identity: entry.hosts.length > 0 ? flags.identity : undefined,
-    knownHosts: entry.hosts.length > 0 ? flags.knownHosts : undefined,
-    acceptNewHostKeys: entry.hosts.length > 0 ? flags.acceptNewHostKeys : undefined,
-    sshOption: entry.hosts.length > 0 ? flags.sshOption : undefined,
+    // enroll refuses host-access flags without hosts: they go along only with someone's hosts.
+    ...(entry.hosts.length > 0 ? hostAccess(flags) : {}),
     out: flags.out === undefined ? undefined : join(flags.out, entry.user),
     inventory,
     force: flags.force,
@@ -141,7 +136,7 @@ export async function runBatch(flags: BatchFlags, output: Output, environment: B
   const anyHosts = manifest.entries.some((e) => e.hosts.length > 0);
   if (anyHosts) {
     // Checked once for every host of the manifest, before any card is touched.
-    await hostsAndOptions({ host: manifest.entries.flatMap((e) => e.hosts), identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+    await hostsAndOptions({ host: manifest.entries.flatMap((e) => e.hosts), ...hostAccess(flags) }, problems);
   }
   const location = flags.inventory ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('batch keeps its progress in the inventory: --inventory none is not possible here');
@@ -190,7 +185,7 @@ export async function runBatch(flags: BatchFlags, output: Output, environment: B
 
 async function deployTo(authorizedKey: string, hosts: string[], flags: BatchFlags): Promise<HostResult[]> {
   const problems: string[] = [];
-  const options = deployOptionsFrom({ identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+  const options = deployOptionsFrom(hostAccess(flags), problems);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return deployKey({ action: 'add', keyLine: authorizedKey }, hosts, options);
 }

@@ -14,8 +14,9 @@ import { parseSlot } from '../../spec/references.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import { openInventoryToRecord } from '../inventory-option.js';
 import type { Output } from '../output.js';
+import type { HostAccessFlags } from '../card-options.js';
 
-export interface DeployFlags extends CardSelection {
+export interface DeployFlags extends CardSelection, HostAccessFlags {
   inventory?: string;
   publicKey?: string;
   slot?: string;
@@ -23,10 +24,6 @@ export interface DeployFlags extends CardSelection {
   host?: string[];
   hostsFile?: string;
   concurrency?: string;
-  sshOption?: string[];
-  identity?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
   connectTimeout?: string;
   dryRun?: boolean;
   json?: boolean;

@@ -5,14 +5,11 @@
 import { UsageError } from '../../errors.js';
 import { deployKey, type HostResult } from '../../operations/deploy/deploy-key.js';
 import { hostsAndOptions } from './deploy.js';
+import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
-export interface EnrollDeployFlags {
+export interface EnrollDeployFlags extends HostAccessFlags {
   deployTo?: string[];
   deployHostsFile?: string;
-  identity?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
-  sshOption?: string[];
 }
 
 export type DeployFollowUp = (authorizedKey: string) => Promise<HostResult[]>;
@@ -25,7 +22,7 @@ export async function prepareDeployFollowUp(flags: EnrollDeployFlags): Promise<D
   }
   const problems: string[] = [];
   const { targets, options } = await hostsAndOptions(
-    { host: flags.deployTo, hostsFile: flags.deployHostsFile, identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption },
+    { host: flags.deployTo, hostsFile: flags.deployHostsFile, ...hostAccess(flags) },
     problems,
     '--deploy-to',
     '--deploy-hosts-file',

@@ -4,16 +4,13 @@ import { defaultInventoryLocation, Inventory } from '../../operations/inventory/
 import { applyOffboard, planOffboard, type OffboardPlan } from '../../operations/offboard.js';
 import type { Output } from '../output.js';
 import { deployOptionsFrom } from './deploy.js';
+import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
-export interface OffboardFlags {
+export interface OffboardFlags extends HostAccessFlags {
   user?: string;
   inventory?: string;
   dryRun?: boolean;
   json?: boolean;
-  identity?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
-  sshOption?: string[];
 }
 
 function describe(plan: OffboardPlan): string {
@@ -31,7 +28,7 @@ function describe(plan: OffboardPlan): string {
 export async function runOffboard(flags: OffboardFlags, output: Output): Promise<number> {
   const problems: string[] = [];
   if (!flags.user?.trim()) problems.push('--user NAME is required: the person to offboard, as the inventory names them');
-  const options = deployOptionsFrom({ identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+  const options = deployOptionsFrom(hostAccess(flags), problems);
   const location = flags.inventory ?? defaultInventoryLocation();
   if (location === 'none') problems.push('offboard works from the inventory: --inventory none is not possible here');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));

@@ -29,8 +29,9 @@ import { terminalPrompter, type Prompter } from '../prompter.js';
 import { secretFrom } from '../secrets.js';
 import { deployOptionsFrom } from './deploy.js';
 import { runEnroll } from './enroll.js';
+import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
-export interface RekeyFlags extends CardSelection {
+export interface RekeyFlags extends CardSelection, HostAccessFlags {
   slot?: string;
   inventory?: string;
   expiringWithin?: string;
@@ -38,10 +39,6 @@ export interface RekeyFlags extends CardSelection {
   out?: string;
   json?: boolean;
   pkcs11?: string;
-  identity?: string;
-  knownHosts?: string;
-  acceptNewHostKeys?: boolean;
-  sshOption?: string[];
   pinFile?: string;
   managementKeyFile?: string;
   caPassphraseFile?: string;
@@ -106,7 +103,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
     problems.push((error as Error).message);
   }
   if (flags.force && flags.expiringWithin !== undefined) problems.push('--force re-keys now, whatever the expiry: give it or --expiring-within, not both');
-  const deploy = deployOptionsFrom({ identity: flags.identity, knownHosts: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys, sshOption: flags.sshOption }, problems);
+  const deploy = deployOptionsFrom(hostAccess(flags), problems);
   const location = flags.inventory ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('rekey repeats the enrollment the inventory recorded: --inventory none is not possible here');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
