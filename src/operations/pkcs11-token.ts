@@ -7,6 +7,8 @@
 import { createRequire } from 'node:module';
 import { PivEnrollError } from '../errors.js';
 import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
+import { digest, digestInfo, type HashName } from '../crypto/pkcs1.js';
+import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import type { FirmwareVersion } from '../spec/firmware.js';
 import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 
@@ -16,6 +18,8 @@ export type Pkcs11Handle = Buffer;
 
 /** Token flags (PKCS#11 2.40 §5.3): what a module tells about the user PIN's retry counter. */
 const CKF_USER_PIN_COUNT_LOW = 0x10000;
+/** PKCS#11 3.0 EdDSA mechanism (pkcs11js 2 does not name it). */
+const CKM_EDDSA = 0x1057;
 const CKF_USER_PIN_FINAL_TRY = 0x20000;
 const CKF_USER_PIN_LOCKED = 0x40000;
 
@@ -174,6 +178,25 @@ export class Pkcs11Token {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Signs `message` with the slot's private key as `ssh -I` would: CKM_RSA_PKCS over a DigestInfo built here,
+   * CKM_ECDSA over the digest, CKM_EDDSA over the message; a context-specific login for PIN-always keys.
+   * Returns what the module returns: ECDSA as r‖s. Logs in as user first.
+   */
+  sign(slot: number, algorithm: KeyAlgorithmInfo, message: Uint8Array, hash: HashName, pin: string): Uint8Array {
+    this.login('user', pin);
+    const key = this.findSlotObject(this.lib.CKO_PRIVATE_KEY, slot);
+    if (!key) throw new Pkcs11Error(`${this.module.name} shows no private key for the slot (it needs a certificate in the slot)`);
+    const always = this.attribute(key, this.lib.CKA_ALWAYS_AUTHENTICATE)?.[0] === 1;
+    const [mechanism, data] =
+      algorithm.kind === 'rsa' ? [this.lib.CKM_RSA_PKCS, digestInfo(hash, digest(hash, message))]
+      : algorithm.kind === 'ec' ? [this.lib.CKM_ECDSA, digest(hash, message)]
+      : [CKM_EDDSA, message];
+    this.call('start a signature', () => this.pkcs11.C_SignInit(this.session, { mechanism }, key));
+    if (always) this.loginForSignature(pin);
+    return new Uint8Array(this.call('sign', () => this.pkcs11.C_Sign(this.session, Buffer.from(data), Buffer.alloc(1024))));
   }
 
   /** Runs a module call, turning its return code into a Pkcs11Error that says what was being done. */

@@ -14,7 +14,6 @@ import type { KeyObject } from 'node:crypto';
 import { toHex } from '../../bytes/hex.js';
 import { ecdsaP1363ToDer } from '../../crypto/ecdsa-encoding.js';
 import { ecPrivateScalar, ecPublicKeyFromPoint, rsaPrivateComponents, rsaPublicKeyFromComponents, spkiDer } from '../../crypto/keys.js';
-import { digest, digestInfo } from '../../crypto/pkcs1.js';
 import { buildCertificate } from '../../crypto/x509.js';
 import { NotSupportedError } from '../../piv/errors.js';
 import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
@@ -139,16 +138,9 @@ export function pkcs11Target(token: Pkcs11Token): EnrollmentTarget {
         path: 'pkcs11',
         module: token.module.name,
         sign: async (message, hash) => {
-          token.login('user', pin);
-          const key = token.findSlotObject(lib.CKO_PRIVATE_KEY, slot);
-          if (!key) throw new Pkcs11Error(`${token.module.name} shows no private key for the slot`);
-          const always = token.attribute(key, lib.CKA_ALWAYS_AUTHENTICATE)?.[0] === 1;
-          const mechanism = algorithm.kind === 'rsa' ? lib.CKM_RSA_PKCS : algorithm.kind === 'ec' ? lib.CKM_ECDSA : unsupported(`sign with ${algorithm.name} keys`);
-          const data = algorithm.kind === 'rsa' ? digestInfo(hash, digest(hash, message)) : digest(hash, message);
-          token.call('start a signature', () => pkcs11.C_SignInit(session, { mechanism }, key));
-          if (always) token.loginForSignature(pin);
-          const signature = new Uint8Array(token.call('sign', () => pkcs11.C_Sign(session, Buffer.from(data), Buffer.alloc(1024))));
-          return algorithm.kind === 'ec' ? ecdsaP1363ToDer(signature) : signature;
+          if (algorithm.kind !== 'rsa' && algorithm.kind !== 'ec') unsupported(`sign with ${algorithm.name} keys`);
+          const signature = token.sign(slot, algorithm, message, hash, pin);
+          return algorithm.kind === 'ec' ? ecdsaP1363ToDer(signature) : signature; // the card's own encoding: DER
         },
       };
     },
