@@ -27,13 +27,14 @@ export interface EnrollmentConnection {
 export async function connectForEnrollment(options: EnrollOptions, fallbackVirtualCard?: string): Promise<EnrollmentConnection> {
   if (options.backend.kind === 'pkcs11') {
     const token = Pkcs11Token.open(options.backend.module, options.card.reader);
-    if (!token.info().firmware) {
+    const info = token.info();
+    if (!info.firmware) {
       token.close();
       throw new Pkcs11Error(`${options.backend.module.name} does not report the YubiKey firmware: the PKCS#11 backend enrolls through ykcs11`);
     }
     const target = pkcs11Target(token);
     return {
-      readerName: token.info().reader,
+      readerName: info.reader,
       notices: [],
       inspect: async (slot) => inspectThroughPkcs11(token, slot),
       withTarget: (work) => work(target),
