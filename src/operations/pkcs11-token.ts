@@ -4,7 +4,6 @@
  * key in hex), find objects by PIV slot. Module return codes become typed errors here, once.
  * Calls are synchronous (pkcs11js): fine for a CLI that does one thing at a time.
  */
-import { createRequire } from 'node:module';
 import { PivEnrollError } from '../errors.js';
 import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
 import { digest, digestInfo, type HashName } from '../crypto/pkcs1.js';
@@ -12,9 +11,9 @@ import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import type { FirmwareVersion } from '../spec/firmware.js';
 import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 
-export type PkcsLib = typeof import('pkcs11js');
-type Pkcs11 = InstanceType<PkcsLib['PKCS11']>;
-export type Pkcs11Handle = Buffer;
+import { loadPkcs11, type Pkcs11Api, type Pkcs11Handle, type PkcsLib } from './pkcs11-binding.js';
+
+export type { Pkcs11Handle } from './pkcs11-binding.js';
 
 /** Token flags (PKCS#11 2.40 §5.3): what a module tells about the user PIN's retry counter. */
 const CKF_USER_PIN_COUNT_LOW = 0x10000;
@@ -22,10 +21,6 @@ const CKF_USER_PIN_COUNT_LOW = 0x10000;
 const CKM_EDDSA = 0x1057;
 const CKF_USER_PIN_FINAL_TRY = 0x20000;
 const CKF_USER_PIN_LOCKED = 0x40000;
-
-export function loadPkcs11(): PkcsLib {
-  return createRequire(import.meta.url)('pkcs11js') as PkcsLib;
-}
 
 export interface TokenInfo {
   /** The PC/SC reader (the module's slot description). */
@@ -48,7 +43,7 @@ export class Pkcs11Token {
 
   private constructor(
     readonly lib: PkcsLib,
-    readonly pkcs11: Pkcs11,
+    readonly pkcs11: Pkcs11Api,
     readonly module: Pkcs11Module,
     private readonly slot: Buffer,
     readonly session: Pkcs11Handle,
@@ -57,7 +52,7 @@ export class Pkcs11Token {
   /** Opens the one token the module sees (in `reader`, when given). */
   static open(module: Pkcs11Module, reader?: string): Pkcs11Token {
     const lib = loadPkcs11();
-    const pkcs11: Pkcs11 = new lib.PKCS11();
+    const pkcs11 = new lib.PKCS11();
     try {
       pkcs11.load(module.path);
     } catch (error) {

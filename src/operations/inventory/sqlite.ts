@@ -18,7 +18,12 @@ export async function openSqlite(file: string): Promise<SqlDatabase> {
   try {
     Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (error) {
-    throw new InventoryError(`the SQLite driver (better-sqlite3) is not installed: ${(error as Error).message}`);
+    // An optional dependency built from source at install: absent where python3, make or g++ were missing.
+    throw new InventoryError(
+      `the SQLite inventory needs the better-sqlite3 module, which is not installed or did not build (it needs python3, make and g++ at npm install): ` +
+        'run npm install again, or record elsewhere with --inventory postgres://user@host/db or --inventory none',
+      { cause: error },
+    );
   }
   let db: BetterSqlite3.Database;
   try {

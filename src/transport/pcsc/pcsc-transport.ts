@@ -1,38 +1,15 @@
 /**
- * Cards in PC/SC readers, through pcscd and the `smartcard` N-API package (loaded only when a reader is
- * used, so the virtual card works without the native module). The card is opened exclusively: no other
- * program can interleave APDUs while piv-enroll works with it, which is what a transaction guarantees.
+ * Cards in PC/SC readers, through pcscd and the `smartcard` N-API package (reached through our own typed
+ * binding and loaded only when a reader is used, so the virtual card works without the native module).
+ * The card is opened exclusively: no other program can interleave APDUs while piv-enroll works with it, which
+ * is what a transaction guarantees.
  */
-import { createRequire } from 'node:module';
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
 import { PIV_AID_SHORT } from '../../spec/instructions.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import type { CardTransport } from '../transport.js';
-import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, PcscServiceError, ReaderBusyError, translatePcscError } from './errors.js';
-
-type Smartcard = typeof import('smartcard');
-type Context = InstanceType<Smartcard['Context']>;
-type Card = Awaited<ReturnType<ReturnType<Context['listReaders']>[number]['connect']>>;
-
-let loaded: Smartcard | undefined;
-/**
- * The native PC/SC binding is an optional dependency: it builds only where libpcsclite-dev is installed.
- * Without it, readers are unavailable (and `enroll` falls back to the embedded virtual card).
- */
-function smartcard(): Smartcard {
-  if (!loaded) {
-    try {
-      loaded = createRequire(import.meta.url)('smartcard') as Smartcard;
-    } catch (error) {
-      throw new PcscServiceError(
-        `PC/SC support is not installed (the smartcard module did not load: ${(error as Error).message.split('\n')[0]}); ` +
-          'install pcscd and libpcsclite-dev (sudo apt-get install pcscd libpcsclite-dev), then run npm install again',
-        { cause: error },
-      );
-    }
-  }
-  return loaded;
-}
+import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, ReaderBusyError, translatePcscError } from './errors.js';
+import { smartcard, type SmartcardCard, type SmartcardContext, type SmartcardReader } from './smartcard-binding.js';
 
 const MAX_RESPONSE_LENGTH = 65536 + 2;
 const SELECT_PIV = Buffer.from([0x00, 0xa4, 0x04, 0x00, PIV_AID_SHORT.length, ...PIV_AID_SHORT]);
@@ -42,7 +19,7 @@ export interface ReaderInfo {
   cardPresent: boolean;
 }
 
-function establish(): Context {
+function establish(): SmartcardContext {
   try {
     return new (smartcard().Context)();
   } catch (error) {
@@ -66,8 +43,8 @@ export class PcscTransport implements CardTransport {
 
   constructor(
     readonly name: string,
-    private readonly context: Context,
-    private readonly card: Card,
+    private readonly context: SmartcardContext,
+    private readonly card: SmartcardCard,
   ) {}
 
   async transmit(apdu: Uint8Array): Promise<ResponseApdu> {
@@ -101,9 +78,9 @@ export class PcscTransport implements CardTransport {
 type Probe = 'piv' | 'not-piv' | ReaderBusyError;
 
 /** Whether the card in `reader` has a PIV application; a card another program holds exclusively is "busy". */
-async function probePiv(reader: ReturnType<Context['listReaders']>[number]): Promise<Probe> {
+async function probePiv(reader: SmartcardReader): Promise<Probe> {
   const { SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD } = smartcard();
-  let card: Card | undefined;
+  let card: SmartcardCard | undefined;
   try {
     card = await reader.connect(SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
     const response = await card.transmit(SELECT_PIV);
@@ -160,7 +137,7 @@ export async function openPcscCard(readerFilter?: string): Promise<PcscTransport
       throw new AmbiguousCardError(`several PIV cards are present: ${piv.map((r) => `"${r.name}"`).join(', ')}; choose one with --reader`);
     }
     const reader = piv[0]!;
-    let card: Card;
+    let card: SmartcardCard;
     try {
       card = await reader.connect(lib.SCARD_SHARE_EXCLUSIVE, lib.SCARD_PROTOCOL_T0 | lib.SCARD_PROTOCOL_T1);
     } catch (error) {
