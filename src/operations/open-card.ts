@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NoCardError, NoReaderError, PcscServiceError } from '../transport/pcsc/errors.js';
+import { TransportError } from '../transport/transport.js';
 import { openPcscCard } from '../transport/pcsc/pcsc-transport.js';
 import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
 
@@ -48,21 +49,39 @@ export function defaultVirtualCardFile(env: NodeJS.ProcessEnv = process.env): st
   return join(stateHome, 'piv-enroll', 'virtual-card.json');
 }
 
+/** Whether a command may let the embedded virtual card stand in when no card is found. */
+export type FallbackPolicy =
+  /** A plain enrollment that stays on this machine (the README's demo): the virtual card in `file` stands in. */
+  | { allowed: true; file: string }
+  /** Anything that leaves this machine or is recorded (deploy, CA, batch, re-key, a shared inventory): why not. */
+  | { allowed: false; because: string };
+
+/** The stand-in card was refused: no real card, and the command may not act on a virtual one. */
+export class NoRealCardError extends TransportError {}
+
 /**
- * Like openCard, but when no card was named and no reader holds one (or pcscd is absent), falls back to
- * the embedded virtual card in `fallbackFile`, and says so in `fallbackReason`.
+ * Like openCard, but when no card was named and no reader holds one (or pcscd or the PC/SC module is absent), the
+ * embedded virtual card stands in, where `fallback` allows it, and `fallbackReason` says so. Where it does not, the
+ * error says which of PC/SC, reader or card is missing and why a virtual card will not do. A named card
+ * (--reader, --virtual) never falls back.
  */
-export async function openCardOrVirtual(selection: CardSelection, fallbackFile = defaultVirtualCardFile()): Promise<OpenedCard & { fallbackReason?: string }> {
+export async function openCardOrVirtual(selection: CardSelection, fallback: FallbackPolicy): Promise<OpenedCard & { fallbackReason?: string }> {
   if (selection.virtual !== undefined || selection.reader !== undefined) return openCard(selection);
   try {
     return await openCard(selection);
   } catch (error) {
     if (!(error instanceof PcscServiceError || error instanceof NoReaderError || error instanceof NoCardError)) throw error;
-    await mkdir(dirname(fallbackFile), { recursive: true, mode: 0o700 });
-    const opened = await openCard({ ...selection, virtual: fallbackFile });
+    if (!fallback.allowed) {
+      throw new NoRealCardError(
+        `no card to use (${error.message}); the embedded virtual card is not used for ${fallback.because}: insert the card, or name a virtual card for a demonstration with --virtual FILE`,
+        { cause: error },
+      );
+    }
+    await mkdir(dirname(fallback.file), { recursive: true, mode: 0o700 });
+    const opened = await openCard({ ...selection, virtual: fallback.file });
     return {
       ...opened,
-      fallbackReason: `No card to use (${error.message}).\nUsing the embedded virtual card in ${fallbackFile} (test-only: it keeps its secrets in clear).`,
+      fallbackReason: `No card to use (${error.message}).\nUsing the embedded virtual card in ${fallback.file} (test-only: it keeps its secrets in clear).`,
     };
   }
 }

@@ -58,7 +58,7 @@ async function readText(path: string, what: string, problems: string[]): Promise
 }
 
 /** Everything that can be checked before touching the card or the network, all problems at once. */
-async function planFromFlags(flags: DeployFlags, output: Output): Promise<DeployPlan> {
+async function planFromFlags(flags: DeployFlags): Promise<DeployPlan> {
   const problems: string[] = [];
   const sources = [flags.publicKey !== undefined && '--public-key', flags.slot !== undefined && '--slot', flags.remove !== undefined && '--remove'].filter(Boolean);
   if (sources.length !== 1) problems.push(sources.length === 0 ? 'give the key: --public-key FILE, --slot SLOT or --remove FILE|SHA256:…' : `${sources.join(', ')}: give only one of them`);
@@ -101,7 +101,7 @@ async function planFromFlags(flags: DeployFlags, output: Output): Promise<Deploy
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
   if (slot !== undefined) {
-    const line = await readSlotKey(flags, slot, output);
+    const line = await readSlotKey(flags, slot);
     const parsed = readPublicKeyLine(line, `slot ${flags.slot}`);
     request = { action: 'add', keyLine: parsed.line };
     key = { fingerprint: parsed.fingerprint, line: parsed.line };
@@ -143,12 +143,11 @@ export function deployOptionsFrom(flags: Omit<DeployTargetFlags, 'host' | 'hosts
 }
 
 /** The card modules load only for --slot: a deployment from a key file starts faster without them. */
-async function readSlotKey(selection: CardSelection, slot: number, output: Output): Promise<string> {
+async function readSlotKey(selection: CardSelection, slot: number): Promise<string> {
   const { openCardOrVirtual } = await import('../../operations/open-card.js');
   const { exportSlot } = await import('../../operations/export-key.js');
-  const card = await openCardOrVirtual(selection);
+  const card = await openCardOrVirtual(selection, { allowed: false, because: 'deploying a key to hosts' });
   try {
-    if (card.fallbackReason) output.notice(card.fallbackReason);
     return (await card.session.transaction(() => exportSlot(card.session, slot, 'ssh'))).text;
   } finally {
     await card.close();
@@ -226,7 +225,7 @@ async function withProgress(plan: DeployPlan, work: (options: DeployOptions) => 
 }
 
 export async function runDeploy(flags: DeployFlags, output: Output, terminal = Boolean(process.stdout.isTTY && process.stderr.isTTY)): Promise<number> {
-  const plan = await planFromFlags(flags, output);
+  const plan = await planFromFlags(flags);
   if (flags.ansible !== undefined) {
     const files = await writeAnsibleFiles(flags.ansible, plan.request, plan.key.line, plan.targets, plan.options);
     if (!flags.run) {

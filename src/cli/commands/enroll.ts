@@ -11,7 +11,7 @@ import { applyEnrollment, defaultEnrollDependencies, EnrollmentError, type Enrol
 import type { CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
-import type { CardSelection } from '../../operations/open-card.js';
+import { defaultVirtualCardFile, type CardSelection, type FallbackPolicy } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { randomBytes } from 'node:crypto';
@@ -344,9 +344,17 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const interactive = environment.interactive && !flags.yes;
   // Checked before the card is touched: bad hosts, and an inventory that cannot be written, stop the enrollment first.
   const deployFollowUp = await prepareDeployFollowUp(flags);
-  const inventory = await openInventoryToRecord(flags.inventory, environment.env);
+  const inventoryNamed = (flags.inventory ?? environment.env.PIV_ENROLL_INVENTORY ?? 'none') !== 'none';
+  const connection = await connectForEnrollment(options, standInPolicy(flags, deployFollowUp !== undefined, inventoryNamed, environment));
+  // A stand-in virtual card is a demonstration: it goes into no inventory (a named one was refused above).
+  const inventory = connection.standIn ? undefined : await openInventoryToRecord(flags.inventory, environment.env).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
+  if (connection.standIn && (flags.inventory ?? environment.env.PIV_ENROLL_INVENTORY) !== 'none') {
+    connection.notices.push('Not recorded in the inventory: the embedded virtual card only stands in for a demonstration.');
+  }
   try {
-    const connection = await connectForEnrollment(options, environment.fallbackVirtualCard);
     let result: FinishedEnrollment;
     let pin: string;
     let firmware: string;
@@ -437,6 +445,13 @@ async function recordInInventory(inventory: Inventory, result: FinishedEnrollmen
   const ca = result.caCertificate;
   if (ca) await inventory.recordCaCertificate(id, { caDir: resolve(flags.ca!), serial: String(ca.serial), keyId: ca.keyId, principals: ca.principals, validBefore: ca.validBefore });
   return id;
+}
+
+/** The embedded virtual card stands in only for a plain enrollment that stays on this machine. */
+function standInPolicy(flags: EnrollFlags, deploys: boolean, inventoryNamed: boolean, environment: EnrollEnvironment): FallbackPolicy {
+  const because = [deploys && 'deploying a key to hosts', flags.ca && 'an SSH CA certificate', inventoryNamed && 'recording a card in a named inventory'].filter((b): b is string => typeof b === 'string');
+  if (because.length > 0) return { allowed: false, because: because.join(', ') };
+  return { allowed: true, file: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env) };
 }
 
 export const defaultEnrollEnvironment = (yes: boolean | undefined): EnrollEnvironment => ({

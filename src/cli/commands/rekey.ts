@@ -109,7 +109,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
   // Which card is this? Its serial (and the slot) name the enrollment to repeat.
-  const card = await openCardOrVirtual(flags);
+  const card = await openCardOrVirtual(flags, { allowed: false, because: 'a re-key' });
   let serial: number | undefined;
   try {
     serial = hasFeature(card.session.version, 'serial') ? await card.session.transaction(() => card.session.getSerial()) : undefined;

@@ -3,7 +3,7 @@
  * card (APDU backend), or a token of a vendor PKCS#11 module. The CLI then inspects, plans and applies the
  * same way for both.
  */
-import { openCardOrVirtual } from '../open-card.js';
+import { openCardOrVirtual, type FallbackPolicy } from '../open-card.js';
 import { Pkcs11Token } from '../pkcs11-token.js';
 import { Pkcs11Error } from '../pkcs11-modules.js';
 import { apduTarget } from './apdu-target.js';
@@ -18,13 +18,17 @@ export interface EnrollmentConnection {
   readerName?: string;
   /** What the user should know about the card chosen (e.g. the fallback to the virtual card). */
   notices: string[];
+  /** The card is the embedded virtual card (named with --virtual, or standing in). */
+  virtual: boolean;
+  /** The embedded virtual card stands in because no card was found: never recorded, deployed or certified. */
+  standIn: boolean;
   inspect(slot: number): Promise<CardInspection>;
   /** Runs `work` with the card held exclusively for the whole enrollment. */
   withTarget<T>(work: (target: EnrollmentTarget) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-export async function connectForEnrollment(options: EnrollOptions, fallbackVirtualCard?: string): Promise<EnrollmentConnection> {
+export async function connectForEnrollment(options: EnrollOptions, fallback: FallbackPolicy): Promise<EnrollmentConnection> {
   if (options.backend.kind === 'pkcs11') {
     const token = Pkcs11Token.open(options.backend.module, options.card.reader);
     const info = token.info();
@@ -36,12 +40,14 @@ export async function connectForEnrollment(options: EnrollOptions, fallbackVirtu
     return {
       readerName: info.reader,
       notices: [],
+      virtual: false,
+      standIn: false,
       inspect: async (slot) => inspectThroughPkcs11(token, slot),
       withTarget: (work) => work(target),
       close: async () => token.close(),
     };
   }
-  const card = await openCardOrVirtual(options.card, fallbackVirtualCard);
+  const card = await openCardOrVirtual(options.card, fallback);
   const notices: string[] = [];
   if (card.fallbackReason) notices.push(card.fallbackReason);
   else if (card.createdVirtualCard) notices.push(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
@@ -49,6 +55,8 @@ export async function connectForEnrollment(options: EnrollOptions, fallbackVirtu
   return {
     readerName: card.readerName,
     notices,
+    virtual: card.readerName === undefined,
+    standIn: card.fallbackReason !== undefined,
     inspect: (slot) => card.session.transaction(() => inspectCard(card.session, slot)),
     withTarget: (work) => card.session.transaction(() => work(target)),
     close: () => card.close(),
