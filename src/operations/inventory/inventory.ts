@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.js';
 import type { Row, SqlDatabase, SqlValue } from './database.js';
 import { InventoryError } from './errors.js';
 import { migrate } from './migrate.js';
+import { POSTGRES_URL } from './postgres.js';
 
 export type EnrollmentStatus = 'active' | 'replaced' | 'revoked';
 export type DeploymentState = 'present' | 'removed' | 'failed';
@@ -98,6 +99,22 @@ export function hostsWithKey(record: EnrollmentRecord): string[] {
   return record.deployments.filter((d) => d.state === 'present').map((d) => d.host);
 }
 
+/** An RFC 3986 scheme: a location starting with one is a URL, never a SQLite file name. */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+
+/**
+ * `postgres:/typo`, `postgresql:host`, `sqlite:x`: refused rather than made into a local file of that name. Only the
+ * scheme is shown, since the rest may hold a password.
+ */
+function refuseOtherUrl(location: string): void {
+  const scheme = URL_SCHEME.exec(location)?.[0];
+  if (scheme === undefined) return;
+  if (/^postgres(ql)?:$/i.test(scheme)) {
+    throw new UsageError(`--inventory: "${scheme}…" is not a valid PostgreSQL URL: write ${scheme}//[user@]host[:port]/database`);
+  }
+  throw new UsageError(`--inventory: "${scheme}" URLs are not supported: give a SQLite file path or a postgres:// URL (for a file whose name has a colon, write ./NAME)`);
+}
+
 export class Inventory {
   private constructor(
     readonly db: SqlDatabase,
@@ -107,7 +124,8 @@ export class Inventory {
   /** Opens (and migrates) the inventory at `location`: a SQLite file path, or a postgres:// URL. */
   static async open(location: string, now: () => Date = () => new Date()): Promise<Inventory> {
     if (location.trim() === '') throw new UsageError('--inventory needs a file path or a postgres:// URL');
-    const isPostgres = /^postgres(ql)?:\/\//i.test(location);
+    const isPostgres = POSTGRES_URL.test(location);
+    if (!isPostgres) refuseOtherUrl(location);
     const db = isPostgres ? await (await import('./postgres.js')).openPostgres(location) : await (await import('./sqlite.js')).openSqlite(location);
     try {
       await migrate(db, now());

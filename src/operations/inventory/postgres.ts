@@ -15,14 +15,40 @@ export function numberPlaceholders(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/**
+ * What a URL that did not parse may show in a message: the scheme and what follows up to the first `:`, `?` or `#`
+ * (a password can only come after one of them), never the rest.
+ */
+function redactUnparsedUrl(location: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:(\/\/)?/i.exec(location)?.[0] ?? '';
+  const rest = location.slice(scheme.length);
+  const cut = rest.search(/[:?#]/);
+  return cut === -1 ? location : `${scheme}${rest.slice(0, cut + 1)}…`;
+}
+
+export const POSTGRES_URL = /^postgres(ql)?:\/\//i;
+
+/** Query parameters that carry a secret to node-postgres or libpq (password, sslpassword), in any case. */
+const SECRET_PARAMETER = /password/i;
+
+/**
+ * Checks a postgres:// URL and returns how messages name it: `user@host:port/database`, never the password or
+ * the query. A password anywhere in the URL is refused: argv is visible to every user of the machine.
+ */
 export function describePostgresUrl(location: string): string {
   let url: URL;
   try {
     url = new URL(location);
   } catch {
-    throw new UsageError(`--inventory: "${location.replace(/:[^@/]*@/, ':…@')}" is not a postgres:// URL`);
+    throw new UsageError(`--inventory: "${redactUnparsedUrl(location)}" is not a valid postgres:// URL (postgres://[user@]host[:port]/database)`);
   }
-  if (url.password) throw new UsageError('--inventory: keep the password out of the URL (it would be visible in the process list): set PGPASSWORD or use ~/.pgpass');
+  if (!POSTGRES_URL.test(location)) {
+    throw new UsageError(`--inventory: "${redactUnparsedUrl(location)}" is not a postgres:// URL (postgres://[user@]host[:port]/database)`);
+  }
+  const secretParameter = [...url.searchParams.keys()].some((key) => SECRET_PARAMETER.test(key));
+  if (url.password || secretParameter) {
+    throw new UsageError('--inventory: keep the password out of the URL (it would be visible in the process list): set PGPASSWORD or use ~/.pgpass');
+  }
   return `${url.username ? `${url.username}@` : ''}${url.host}${url.pathname}`;
 }
 
