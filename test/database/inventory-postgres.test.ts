@@ -1,10 +1,11 @@
 /** The inventory on a real PostgreSQL: the shared contract, the password kept out of argv, two stations at once. */
+import { underCi } from '../bench/bench-state.mjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Inventory } from '../../src/operations/inventory/inventory.js';
 import { inventoryContract } from '../support/inventory-contract.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from './postgres.js';
 
-const mustRun = process.env.CI === 'true';
+const mustRun = underCi();
 const available = postgresAvailable();
 if (!available && mustRun) throw new Error('PostgreSQL is required under CI (test/bench/testbench.sh installs it)');
 

@@ -2,6 +2,7 @@
  * `deploy --ansible DIR [--run]`: the inventory and playbook written from templates/ansible/, run by Debian's
  * ansible-playbook (ansible.posix.authorized_key) against real sshd instances with their own users.
  */
+import { underCi } from '../bench/bench-state.mjs';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ let knownHosts: string;
 const MESSY = '# team\n\nfrom="127.0.0.1",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFw0aXRoVGFic0FuZFF1b3Rlc0luT3B0aW9uczAxMjM0NTY3 bob';
 
 beforeAll(async () => {
-  if (!hasAnsible && process.env.CI !== 'true') return;
+  if (!hasAnsible && !underCi()) return;
   dir = scratch('pe-deploy-ansible-');
   deployer = await makeIdentity(dir, 'deployer');
   key = await makeIdentity(dir, 'key', 'carol {{ lookup("pipe", "touch PWNED") }}');
@@ -48,7 +49,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!hasAnsible && process.env.CI !== 'true')('deploy --ansible', () => {
+describe.skipIf(!hasAnsible && !underCi())('deploy --ansible', () => {
   const flags = (extra: Record<string, unknown>) => ({
     publicKey: key.publicKey,
     host: [plain!.spec, messy!.spec, changed!.spec, downSpec],

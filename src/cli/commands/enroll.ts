@@ -344,14 +344,14 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const interactive = environment.interactive && !flags.yes;
   // Checked before the card is touched: bad hosts, and an inventory that cannot be written, stop the enrollment first.
   const deployFollowUp = await prepareDeployFollowUp(flags);
-  const inventoryNamed = (flags.inventory ?? environment.env.PIV_ENROLL_INVENTORY ?? 'none') !== 'none';
-  const connection = await connectForEnrollment(options, standInPolicy(flags, deployFollowUp !== undefined, inventoryNamed, environment));
+  const namedInventory = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined);
+  const connection = await connectForEnrollment(options, standInPolicy(flags, deployFollowUp !== undefined, namedInventory !== undefined && namedInventory !== 'none', environment));
   // A stand-in virtual card is a demonstration: it goes into no inventory (a named one was refused above).
   const inventory = connection.standIn ? undefined : await openInventoryToRecord(flags.inventory, environment.env).catch(async (error: unknown) => {
     await connection.close();
     throw error;
   });
-  if (connection.standIn && (flags.inventory ?? environment.env.PIV_ENROLL_INVENTORY) !== 'none') {
+  if (connection.standIn && namedInventory !== 'none') {
     connection.notices.push('Not recorded in the inventory: the embedded virtual card only stands in for a demonstration.');
   }
   try {

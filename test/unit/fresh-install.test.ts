@@ -1,0 +1,59 @@
+/**
+ * A machine without libpcsclite-dev (or without a compiler) gets no native addons: the project must still build and
+ * the README's main job must still run, on the embedded virtual card, saying why. This copies the project beside a
+ * node_modules that has everything but the three addons, builds it there with tsc, and runs the README's own command.
+ */
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { run } from '../support/run.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const ADDONS = ['smartcard', 'pkcs11js', 'better-sqlite3'];
+
+/** The shell block after `<!-- ci: NAME -->` in README.md (as .ci/run reads it). */
+export async function readmeCommand(name: string): Promise<string> {
+  const readme = await readFile(join(root, 'README.md'), 'utf8');
+  const match = new RegExp(`<!-- ci: ${name} -->\\n\`\`\`sh\\n([^]*?)\\n\`\`\``).exec(readme);
+  if (!match) throw new Error(`README.md has no block marked <!-- ci: ${name} -->`);
+  return match[1]!.trim();
+}
+
+describe('a machine without the native addons', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'piv-enroll-fresh-'));
+    for (const entry of ['src', 'bin', 'templates', 'package.json', 'tsconfig.json']) await cp(join(root, entry), join(dir, entry), { recursive: true });
+    await mkdir(join(dir, 'node_modules'));
+    for (const name of await readdir(join(root, 'node_modules'))) {
+      if (ADDONS.includes(name) || name === '.bin' || name.startsWith('.')) continue;
+      await symlink(join(root, 'node_modules', name), join(dir, 'node_modules', name));
+    }
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('builds with tsc and runs the README main job on the embedded virtual card', async () => {
+    for (const addon of ADDONS) await expect(stat(join(dir, 'node_modules', addon))).rejects.toThrow();
+    const build = await run(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, timeoutMs: 120_000 });
+    expect(build.stdout + build.stderr).toBe('');
+    expect(build.code).toBe(0);
+
+    const command = await readmeCommand('main-job');
+    expect(command.startsWith('npm install && ')).toBe(true); // the install is what this test stands in for
+    // The README's user has no PIV_ENROLL_INVENTORY: the default inventory, which a stand-in card skips.
+    const env = { XDG_STATE_HOME: join(dir, 'state'), HOME: dir, PIV_ENROLL_INVENTORY: '' };
+    const result = await run('sh', ['-c', command.slice('npm install && '.length)], { cwd: dir, env, timeoutMs: 120_000 });
+    expect(result.stderr).toContain('the smartcard module is not installed');
+    expect(result.stderr).toContain('sudo apt-get install pcscd libpcsclite-dev');
+    expect(result.stderr).toContain('Using the embedded virtual card');
+    expect(result.stderr).toContain('Not recorded in the inventory');
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(result.code).toBe(0);
+    const out = /--out (\S+)/.exec(command)![1]!;
+    for (const file of ['piv-9c.pub', 'piv-9c-public.pem', 'piv-9c-cert.pem']) expect((await stat(join(dir, out, file))).size).toBeGreaterThan(0);
+    expect(await readFile(join(dir, out, 'piv-9c.pub'), 'utf8')).toMatch(/^ssh-rsa AAAA/);
+  });
+});
