@@ -31,6 +31,8 @@ import { summarize, type HostResult } from '../../operations/deploy/deploy-key.j
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import type { IssuedCertificate } from '../../operations/ca/sign.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
+import { cancellation } from '../cancellation.js';
+import { enrolledCardStatement } from '../card-write-statements.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
 
 export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
@@ -378,8 +380,12 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
         output.notice('Nothing was changed.');
         return 1;
       }
+      // The card write: a Ctrl-C during it waits for its end, so the card is never left half-enrolled.
       const applied = await connection.withTarget((target) =>
-        withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress, { ...defaultEnrollDependencies, ...dependencies })),
+        cancellation.whileWritingCard(
+          () => withTaskList(flags.json ?? false, interactive, (progress) => applyEnrollment(target, inspection, plan, options, progress, { ...defaultEnrollDependencies, ...dependencies })),
+          enrolledCardStatement,
+        ),
       );
       result = { ...applied, notes: [] };
       pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);

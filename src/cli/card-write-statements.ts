@@ -1,0 +1,13 @@
+/** What a finished card write did, for the "cancelled: …" line of a Ctrl-C that came during or after it. */
+import type { EnrollmentResult } from '../operations/enroll/apply.js';
+
+/** The apply step ran to its end: every step of its task list is done; what follows it in `enroll` is not. */
+export function enrolledCardStatement(result: EnrollmentResult): string {
+  const card = `${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}`;
+  const files = result.files.length > 0 ? `, files written: ${result.files.join(', ')}` : '';
+  return (
+    `${card} is enrolled: credentials, key, certificate and CHUID, export and signature checks done ` +
+    `(slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}${files}); ` +
+    'not done: the checks through PKCS#11 modules, an SSH CA certificate, the inventory record and deployment, where asked for'
+  );
+}
