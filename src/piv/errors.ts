@@ -16,13 +16,37 @@ export class CardStatusError extends PivError {
 
 export type Credential = 'PIN' | 'PUK';
 
+/** How a blocked credential is unblocked: said with every wrong or blocked PIN/PUK. */
+export function unblockAdvice(credential: Credential): string {
+  return credential === 'PIN'
+    ? 'a blocked PIN is unblocked with the PUK (ykman piv access unblock-pin)'
+    : 'a blocked PUK cannot be unblocked: once the PIN is blocked too, only a reset of the PIV application helps';
+}
+
 export class WrongPinError extends PivError {
   constructor(readonly credential: Credential, readonly attemptsRemaining: number) {
     super(
       attemptsRemaining === 0
-        ? `wrong ${credential}; the ${credential} is now blocked`
-        : `wrong ${credential}, ${attemptsRemaining} attempt${attemptsRemaining === 1 ? '' : 's'} left`,
+        ? `wrong ${credential}; the ${credential} is now blocked: ${unblockAdvice(credential)}`
+        : `wrong ${credential}, ${attemptsRemaining} attempt${attemptsRemaining === 1 ? '' : 's'} left (${unblockAdvice(credential)})`,
     );
+  }
+}
+
+/** One try is left and the caller did not allow using it: a wrong value would block the credential. */
+export class LastTryError extends PivError {
+  constructor(readonly credential: Credential) {
+    super(
+      `only one ${credential} try is left, and a wrong ${credential} would block it: nothing was sent to the card. ` +
+        `Give --allow-last-pin-try to try it anyway${credential === 'PIN' ? ', or unblock the PIN with the PUK first' : ''}`,
+    );
+  }
+}
+
+/** The card refused this value earlier in the same run: it is not sent again (it would only cost another try). */
+export class RefusedAgainError extends PivError {
+  constructor(readonly credential: Credential) {
+    super(`the card already refused this ${credential} in this run: it is not tried again`);
   }
 }
 

@@ -25,6 +25,8 @@ import { encodeCcc, encodeChuid } from './chuid.js';
 import { ApplicationNotFoundError, InvalidDataError, ManagementKeyError, NotFoundError, NotSupportedError, SecurityStatusError } from './errors.js';
 import { parseManagementKeyMetadata, parsePinMetadata, parseSlotMetadata, type ManagementKeyMetadata, type PinMetadata, type SlotMetadata } from './metadata.js';
 import { parseCardPublicKey } from './public-key.js';
+import { CredentialGuard } from './pin-guard.js';
+import { FACTORY_PIN, FACTORY_PUK } from '../spec/factory-defaults.js';
 import { errorForStatus, type StatusContext } from './status-translation.js';
 
 export interface SessionOptions {
@@ -32,6 +34,8 @@ export interface SessionOptions {
   apduFormat?: 'auto' | 'short' | 'extended';
   /** Randomness for challenges, GUIDs and card identifiers; injectable for known-answer tests. */
   random?: (length: number) => Uint8Array;
+  /** Let the PIN/PUK guard use the last try (a wrong value then blocks the credential). Default: refused. */
+  allowLastPinTry?: boolean;
 }
 
 export interface SelectInfo {
@@ -66,6 +70,9 @@ export class PivSession {
   private framing: FramingOptions = DEFAULT_FRAMING;
   private readonly random: (length: number) => Uint8Array;
   private managementKeyAlgorithmCache: ManagementKeyAlgorithmInfo | undefined;
+  /** Every PIN and PUK try goes through these (pin-guard.ts). */
+  private readonly pinGuard: CredentialGuard;
+  private readonly pukGuard: CredentialGuard;
 
   private constructor(
     readonly transport: CardTransport,
@@ -74,6 +81,9 @@ export class PivSession {
     options: SessionOptions,
   ) {
     this.random = options.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.pinGuard = new CredentialGuard('PIN', () => this.getPinAttempts(), options.allowLastPinTry ?? false);
+    // Before metadata (5.3) a card cannot tell the PUK tries without using one: then nothing is known to refuse.
+    this.pukGuard = new CredentialGuard('PUK', async () => (hasFeature(this.version, 'metadata') ? (await this.getPukMetadata()).attemptsRemaining : undefined), options.allowLastPinTry ?? false);
     const format = options.apduFormat ?? 'auto';
     const extended = format === 'extended' || (format === 'auto' && transport.supportsExtendedLength && atLeast(version, 4, 0, 0));
     // Firmware before 4.3 takes at most 2048-byte APDUs (ykman's _MaxApduSize.YK4).
@@ -162,10 +172,11 @@ export class PivSession {
 
   // ---- PIN and PUK ----
 
+  /** VERIFY, through the PIN guard: the tries are read first, the last one is not used unless allowed. */
   async verifyPin(pin: string): Promise<void> {
     const padded = encodePin(pin, 1, 'the PIN');
     try {
-      await this.send(INS.VERIFY, 0, REF.PIN, padded, { what: 'verifying the PIN', credential: 'PIN' });
+      await this.pinGuard.attempt(pin, () => this.send(INS.VERIFY, 0, REF.PIN, padded, { what: 'verifying the PIN', credential: 'PIN' }));
     } finally {
       wipe(padded);
     }
@@ -204,26 +215,27 @@ export class PivSession {
     }
   }
 
+  /** CHANGE REFERENCE of the PIN: the current PIN is a try, so it goes through the PIN guard. */
   async changePin(oldPin: string, newPin: string): Promise<void> {
-    await this.changeReference(INS.CHANGE_REFERENCE, REF.PIN, encodePin(oldPin, 1, 'the current PIN'), encodePin(newPin, MIN_PIN_LENGTH, 'the new PIN'), {
-      what: 'changing the PIN',
-      credential: 'PIN',
-    });
+    const change = (): Promise<void> =>
+      this.changeReference(INS.CHANGE_REFERENCE, REF.PIN, encodePin(oldPin, 1, 'the current PIN'), encodePin(newPin, MIN_PIN_LENGTH, 'the new PIN'), { what: 'changing the PIN', credential: 'PIN' });
+    await this.pinGuard.attempt(oldPin, change);
+    this.pinGuard.replaced(newPin);
   }
 
   async changePuk(oldPuk: string, newPuk: string): Promise<void> {
-    await this.changeReference(INS.CHANGE_REFERENCE, REF.PUK, encodePin(oldPuk, 1, 'the current PUK'), encodePin(newPuk, MIN_PIN_LENGTH, 'the new PUK'), {
-      what: 'changing the PUK',
-      credential: 'PUK',
-    });
+    const change = (): Promise<void> =>
+      this.changeReference(INS.CHANGE_REFERENCE, REF.PUK, encodePin(oldPuk, 1, 'the current PUK'), encodePin(newPuk, MIN_PIN_LENGTH, 'the new PUK'), { what: 'changing the PUK', credential: 'PUK' });
+    await this.pukGuard.attempt(oldPuk, change);
+    this.pukGuard.replaced(newPuk);
   }
 
-  /** RESET RETRY: sets a new PIN with the PUK, unblocking it. */
+  /** RESET RETRY: sets a new PIN with the PUK, unblocking it. The PUK is a try, so it goes through the PUK guard. */
   async unblockPin(puk: string, newPin: string): Promise<void> {
-    await this.changeReference(INS.RESET_RETRY, REF.PIN, encodePin(puk, 1, 'the PUK'), encodePin(newPin, MIN_PIN_LENGTH, 'the new PIN'), {
-      what: 'unblocking the PIN',
-      credential: 'PUK',
-    });
+    const unblock = (): Promise<void> =>
+      this.changeReference(INS.RESET_RETRY, REF.PIN, encodePin(puk, 1, 'the PUK'), encodePin(newPin, MIN_PIN_LENGTH, 'the new PIN'), { what: 'unblocking the PIN', credential: 'PUK' });
+    await this.pukGuard.attempt(puk, unblock);
+    this.pinGuard.replaced(newPin);
   }
 
   /** Sets PIN and PUK retry counts. Needs management key and PIN; resets PIN and PUK to their defaults. */
@@ -241,6 +253,8 @@ export class PivSession {
   async reset(): Promise<void> {
     await this.send(INS.RESET, 0, 0, undefined, { what: 'resetting the PIV application' });
     this.managementKeyAlgorithmCache = undefined;
+    this.pinGuard.replaced(FACTORY_PIN);
+    this.pukGuard.replaced(FACTORY_PUK);
   }
 
   /** Blocks PIN and PUK by using up their tries with wrong values, then resets, as ykman's `piv reset` does. */
