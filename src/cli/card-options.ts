@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CardSelection } from '../operations/open-card.js';
+import { FORM_FACTOR_OPTION_NAMES, parseFormFactor } from '../spec/management.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -14,6 +15,13 @@ export function parseSerial(value: string): number {
     throw new InvalidArgumentError('a serial is a whole number from 1 to 4294967295');
   }
   return Number(value);
+}
+
+/** `--form-factor usb-a-keychain|usb-c-nano|…` of a virtual card being created → the form factor code. */
+export function parseFormFactorOption(value: string): number {
+  const code = parseFormFactor(value);
+  if (code === undefined) throw new InvalidArgumentError(`a form factor is one of ${FORM_FACTOR_OPTION_NAMES.join(', ')}`);
+  return code;
 }
 
 /** Options every command that talks to a card shares. */

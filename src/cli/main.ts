@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
-import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, cardSelection, collect, parseSerial } from './card-options.js';
+import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
@@ -179,9 +179,10 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .requiredOption('--state <file>', 'card state file (created factory-fresh if missing; mode 0600)')
     .option('--firmware <version>', 'firmware of a card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a card being created').argParser(parseSerial))
+    .addOption(new Option('--form-factor <name>', 'form factor of a card being created: usb-a-keychain (default), usb-a-nano, usb-c-keychain, usb-c-nano, usb-c-lightning, usb-a-bio, usb-c-bio').argParser(parseFormFactorOption))
     .addOption(new Option('--fault <name>', 'make the card misbehave (repeatable): corrupt-signature, wrong-certificate, drop-mid-command, no-space').argParser(collect))
     .option('--verbose', 'trace APDUs (PIN, PUK, management key and private keys redacted)')
-    .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; fault?: string[]; verbose?: boolean }) => {
+    .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; formFactor?: number; fault?: string[]; verbose?: boolean }) => {
       const { runServe } = await import('./commands/virtual-card-serve.js');
       setExit(await runServe({ ...flags, faults: flags.fault }, output));
     });

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { parseFaults } from '../../operations/open-card.js';
+import { formFactorOptionName } from '../../spec/management.js';
 import { openVirtualCard } from '../../transport/virtual/virtual-transport.js';
 import { VpcdBridge } from '../../transport/virtual/vpcd-bridge.js';
 import type { Output } from '../output.js';
@@ -9,6 +10,8 @@ export interface ServeOptions {
   state: string;
   firmware?: string;
   serial?: number;
+  /** Form factor code of a card being created (src/spec/management.ts). */
+  formFactor?: number;
   faults?: string[];
   verbose?: boolean;
 }
@@ -27,11 +30,13 @@ export async function runServe(options: ServeOptions, output: Output): Promise<n
     file: options.state,
     firmware: options.firmware,
     serial: options.serial,
+    formFactor: options.formFactor,
     faults: parseFaults(options.faults),
   });
   if (created) output.notice(`created a new virtual card in ${options.state} (test-only: it keeps its secrets in clear)`);
   const state = transport.card.state;
-  output.notice(`serving virtual YubiKey ${state.firmware}, serial ${state.serial}, to vpcd at ${host}:${port}`);
+  const formFactor = formFactorOptionName(state.formFactor) ?? `form factor ${state.formFactor}`;
+  output.notice(`serving virtual YubiKey ${state.firmware}, serial ${state.serial}, ${formFactor}, to vpcd at ${host}:${port}`);
   const bridge = new VpcdBridge({ host, port, card: transport.card, file: options.state, log: output.notice, trace: options.verbose });
   const stop = (): void => void bridge.stop();
   process.once('SIGINT', stop);

@@ -1,5 +1,5 @@
 /**
- * The virtual YubiKey's PIV applet: takes raw command APDUs, answers raw response APDUs, as strict as
+ * The virtual YubiKey (its PIV and Management applications): takes raw command APDUs, answers raw response APDUs, as strict as
  * a real card. Framing lives here (command chaining in, 61xx response chaining out); each instruction is
  * handled by a function in handlers/. Used in process by VirtualCardTransport and over TCP by the vpcd bridge.
  */
@@ -13,10 +13,13 @@ import type { CardState } from './card-state.js';
 import { changeReference, reset, resetRetryCounter, setPinRetries, verify } from './handlers/credentials.js';
 import { attest, generalAuthenticate, generateKey, getMetadata, importKey, moveKey } from './handlers/keys.js';
 import { setManagementKey } from './handlers/management-key.js';
-import { getData, getSerial, getVersion, putData, select } from './handlers/objects.js';
+import { getDeviceInfo } from './handlers/management-application.js';
+import { getData, getSerial, getVersion, putData } from './handlers/objects.js';
+import { selectApplication } from './handlers/select.js';
+import { MANAGEMENT_INS } from '../../spec/management.js';
 
-const HANDLERS: ReadonlyMap<number, InstructionHandler> = new Map<number, InstructionHandler>([
-  [INS.SELECT, select],
+const PIV_HANDLERS: ReadonlyMap<number, InstructionHandler> = new Map<number, InstructionHandler>([
+  [INS.SELECT, selectApplication],
   [INS.GET_VERSION, getVersion],
   [INS.GET_SERIAL, getSerial],
   [INS.GET_DATA, getData],
@@ -33,6 +36,12 @@ const HANDLERS: ReadonlyMap<number, InstructionHandler> = new Map<number, Instru
   [INS.ATTEST, attest],
   [INS.MOVE_KEY, moveKey],
   [INS.GET_METADATA, getMetadata],
+]);
+
+/** The Management application: PIV's instructions are unknown here (6D00), as on a YubiKey. */
+const MANAGEMENT_HANDLERS: ReadonlyMap<number, InstructionHandler> = new Map<number, InstructionHandler>([
+  [INS.SELECT, selectApplication],
+  [MANAGEMENT_INS.READ_CONFIG, getDeviceInfo],
 ]);
 
 /** Largest APDU a YubiKey 4.3+ takes over USB (ykman's max extended APDU size). */
@@ -99,7 +108,8 @@ export class VirtualYubiKey {
     if (assembled instanceof Uint8Array) return assembled;
     if (assembled === undefined) return status(SW.SUCCESS);
 
-    const handler = HANDLERS.get(assembled.ins);
+    const handlers = this.ctx.volatile.application === 'management' ? MANAGEMENT_HANDLERS : PIV_HANDLERS;
+    const handler = handlers.get(assembled.ins);
     if (!handler) return status(SW.INS_NOT_SUPPORTED);
     try {
       const data = await handler(this.ctx, assembled);

@@ -34,8 +34,16 @@ export interface CardDependencies {
 export type CardFault = 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command' | 'no-space';
 export const CARD_FAULTS: readonly CardFault[] = ['corrupt-signature', 'wrong-certificate', 'drop-mid-command', 'no-space'];
 
+/** Applications the virtual card can have selected. */
+export type CardApplication = 'piv' | 'management';
+
 /** Security state that a real card loses at power-off, reset, or a new SELECT. */
 export interface VolatileState {
+  /**
+   * The selected application. PIV after power-on, so a host that sends PIV commands without a SELECT keeps
+   * working as it always has with this card; SELECT of the Management AID switches (and loses PIV's state).
+   */
+  application: CardApplication;
   pinVerified: boolean;
   /**
    * A VERIFY that no PIN-always signature has used yet. A slot with PIN policy ALWAYS needs one
@@ -50,7 +58,7 @@ export interface VolatileState {
 }
 
 export function freshVolatileState(): VolatileState {
-  return { pinVerified: false, pinFreshForAlways: false, managementAuthenticated: false };
+  return { application: 'piv', pinVerified: false, pinFreshForAlways: false, managementAuthenticated: false };
 }
 
 export class CardContext {

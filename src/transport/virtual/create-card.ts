@@ -5,6 +5,7 @@ import { readUint, toHex } from '../../bytes/hex.js';
 import { generateKeyPairFor } from '../../crypto/keys.js';
 import { keyAlgorithmByName } from '../../spec/algorithms.js';
 import { parseFirmwareVersion, type FirmwareVersion } from '../../spec/firmware.js';
+import { DEFAULT_FORM_FACTOR, FORM_FACTOR, formFactorOptionName } from '../../spec/management.js';
 import { PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
 import { OBJECT } from '../../spec/objects.js';
 import { SLOT } from '../../spec/references.js';
@@ -23,6 +24,8 @@ export const defaultCardDependencies: CardDependencies = {
 export interface NewCardOptions {
   firmware?: FirmwareVersion | string;
   serial?: number;
+  /** Form factor code (src/spec/management.ts FORM_FACTOR); USB-A keychain when absent. */
+  formFactor?: number;
   deps?: CardDependencies;
 }
 
@@ -39,7 +42,9 @@ export async function createCardState(options: NewCardOptions = {}): Promise<Car
   if (!firmware) throw new RangeError(`not a firmware version: ${String(options.firmware)}`);
   const serial = options.serial ?? randomSerial(deps);
   if (!Number.isInteger(serial) || serial <= 0 || serial > 0xffffffff) throw new RangeError('serial must be 1 to 4294967295');
-  const state = newFactoryState(firmware, serial);
+  const formFactor = options.formFactor ?? DEFAULT_FORM_FACTOR;
+  if (formFactorOptionName(formFactor) === undefined || formFactor === FORM_FACTOR.UNKNOWN) throw new RangeError(`not a form factor: ${formFactor}`);
+  const state = newFactoryState(firmware, serial, formFactor);
   const attestationKey = deps.generateKeyPair(keyAlgorithmByName('RSA2048')!).privateKey;
   const certificateSerial = deps.random(16);
   certificateSerial[0]! &= 0x7f;

@@ -10,6 +10,7 @@ import type { CardDependencies, CardFault } from './card-context.js';
 import { createCardState, defaultCardDependencies, type NewCardOptions } from './create-card.js';
 import { readCardStateFile, VirtualCardStateError, writeCardStateFile } from './state-file.js';
 import { formatFirmwareVersion, parseFirmwareVersion } from '../../spec/firmware.js';
+import { formFactorOptionName } from '../../spec/management.js';
 
 export class VirtualCardTransport implements CardTransport {
   readonly supportsExtendedLength = true;
@@ -61,6 +62,10 @@ export async function openVirtualCard(options: OpenVirtualCardOptions = {}): Pro
     }
     if (options.serial !== undefined && options.serial !== state.serial) {
       throw new VirtualCardStateError(`${options.file} holds a card with serial ${state.serial}; a serial only applies to a new card`);
+    }
+    if (options.formFactor !== undefined && options.formFactor !== state.formFactor) {
+      const held = formFactorOptionName(state.formFactor) ?? String(state.formFactor);
+      throw new VirtualCardStateError(`${options.file} holds a card of form factor ${held}; a form factor only applies to a new card`);
     }
   } else {
     state = await createCardState({ ...options, deps });
