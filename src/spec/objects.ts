@@ -12,6 +12,8 @@ export const OBJECT = {
   /** "Printed information": YubiKeys keep the PIN-protected management key here; readable only after VERIFY. */
   PRINTED: 0x5fc109,
   KEY_HISTORY: 0x5fc10c,
+  /** Cardholder iris images: like fingerprints and the facial image, readable only after VERIFY. */
+  IRIS_IMAGES: 0x5fc121,
   /** Yubico admin data: flags telling tools that a protected management key is stored. */
   ADMIN_DATA: 0x5fff00,
   ATTESTATION_CERTIFICATE: 0x5fff01,

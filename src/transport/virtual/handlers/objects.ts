@@ -26,8 +26,13 @@ export const DISCOVERY_OBJECT = encodeTlv(
   Uint8Array.from([...encodeTlv(0x4f, PIV_AID_LONG), ...encodeTlv(0x5f2f, Uint8Array.of(0x40, 0x00))]),
 );
 
-/** Objects only readable after VERIFY: the PIN-protected management key lives in PRINTED. */
-const PIN_PROTECTED_OBJECTS = new Set<number>([OBJECT.PRINTED, OBJECT.FINGERPRINTS, OBJECT.FACIAL_IMAGE]);
+/**
+ * Objects only readable after VERIFY (SP 800-73-4 part 1 table 3: fingerprints, printed information, facial
+ * image, iris images); the PIN-protected management key lives in PRINTED. As on a YubiKey, the access condition
+ * is checked before existence: without the PIN these answer 6982 whether or not they hold anything, so an
+ * unverified read never tells whether a management key is stored.
+ */
+const PIN_PROTECTED_OBJECTS = new Set<number>([OBJECT.PRINTED, OBJECT.FINGERPRINTS, OBJECT.FACIAL_IMAGE, OBJECT.IRIS_IMAGES]);
 
 export const select: InstructionHandler = (ctx, cmd) => {
   if (cmd.p1 !== 0x04 || cmd.p2 !== 0x00) throw new CardStatus(SW.INCORRECT_P1P2);
@@ -68,9 +73,9 @@ export const getData: InstructionHandler = (ctx, cmd) => {
   if (tlvs.length !== 1 || tlvs[0]!.tag !== TAG_OBJECT_ID) throw new CardStatus(SW.INCORRECT_DATA, 'GET DATA needs one 5C tag list');
   const id = requestedObject(tlvs[0]!.value);
   if (id === OBJECT.DISCOVERY) return DISCOVERY_OBJECT;
+  if (PIN_PROTECTED_OBJECTS.has(id)) ctx.requirePin();
   const content = ctx.state.objects[objectKey(id)];
   if (content === undefined) throw new CardStatus(SW.FILE_NOT_FOUND, 'object not found');
-  if (PIN_PROTECTED_OBJECTS.has(id)) ctx.requirePin();
   if (ctx.faults.has('wrong-certificate') && isSlotCertificate(id)) {
     const other = ctx.state.objects[objectKey(OBJECT.ATTESTATION_CERTIFICATE)];
     if (other !== undefined) return encodeTlv(TAG_DATA_OBJECT, fromHex(other));
@@ -88,8 +93,10 @@ function isWritableObject(id: number): boolean {
   return (id >= 0x5fc101 && id <= 0x5fc123) || (id >= 0x5fff00 && id <= 0x5fffff);
 }
 
+/** PUT DATA: the management key is checked first, before the command's data and the object id are looked at. */
 export const putData: InstructionHandler = (ctx, cmd) => {
   if (cmd.p1 !== 0x3f || cmd.p2 !== 0xff) throw new CardStatus(SW.INCORRECT_P1P2);
+  ctx.requireManagementKey();
   let tlvs;
   try {
     tlvs = parseTlvs(cmd.data);
@@ -101,7 +108,6 @@ export const putData: InstructionHandler = (ctx, cmd) => {
   }
   const id = requestedObject(tlvs[0]!.value);
   if (!isWritableObject(id)) throw new CardStatus(SW.INCORRECT_DATA, 'object cannot be written');
-  ctx.requireManagementKey();
   const content = tlvs[1]!.value;
   if (content.length > MAX_OBJECT_SIZE) throw new CardStatus(SW.NOT_ENOUGH_MEMORY, 'object too large');
   if (ctx.faults.has('no-space') && content.length > 0 && isSlotCertificate(id)) throw new CardStatus(SW.NOT_ENOUGH_MEMORY, 'fault: no space');
