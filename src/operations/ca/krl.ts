@@ -84,7 +84,7 @@ function encodeCertificateSection(section: KrlCertificateSection): Uint8Array {
 }
 
 function sortedBlobs(blobs: readonly Uint8Array[]): Uint8Array[] {
-  return [...blobs].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return [...blobs].sort((a, b) => Buffer.compare(a, b)); // Buffer.compare takes any Uint8Array: no copy per comparison
 }
 
 export function encodeKrl(krl: Krl): Uint8Array {
@@ -113,20 +113,30 @@ export function encodeKrl(krl: Krl): Uint8Array {
   return writer.bytes();
 }
 
-/** Bit N of the mpint bitmap (N = 0 is the least significant bit) revokes serial offset + N. */
-function serialsFromBitmap(offset: bigint, bitmap: Uint8Array): SerialRange[] {
-  const serials: SerialRange[] = [];
+/**
+ * Bit N of the mpint bitmap (N = 0 is the least significant bit) revokes serial offset + N. Runs of set bits become
+ * one range each, appended to `serials` one by one: a dense bitmap holds millions of serials, more than a spread
+ * (`push(...list)`) can pass as arguments.
+ */
+function appendBitmapSerials(serials: SerialRange[], offset: bigint, bitmap: Uint8Array): void {
+  let run: SerialRange | undefined;
   for (let byteIndex = 0; byteIndex < bitmap.length; byteIndex++) {
     const byte = bitmap[bitmap.length - 1 - byteIndex]!;
     for (let bit = 0; bit < 8; bit++) {
-      if ((byte >> bit) & 1) {
-        const serial = offset + BigInt(byteIndex * 8 + bit);
-        if (serial > 0xffffffffffffffffn) throw new MalformedDataError('KRL serial bitmap wraps past 2^64');
-        serials.push({ from: serial, to: serial });
+      if (((byte >> bit) & 1) === 0) {
+        run = undefined;
+        continue;
+      }
+      const serial = offset + BigInt(byteIndex * 8 + bit);
+      if (serial > 0xffffffffffffffffn) throw new MalformedDataError('KRL serial bitmap wraps past 2^64');
+      if (run === undefined) {
+        run = { from: serial, to: serial };
+        serials.push(run);
+      } else {
+        run.to = serial;
       }
     }
   }
-  return serials;
 }
 
 function decodeCertificateSection(data: Uint8Array): KrlCertificateSection {
@@ -153,7 +163,7 @@ function decodeCertificateSection(data: Uint8Array): KrlCertificateSection {
       }
       case KRL_CERT_SECTION.SERIAL_BITMAP: {
         const offset = body.uint64();
-        section.serials.push(...serialsFromBitmap(offset, body.mpint()));
+        appendBitmapSerials(section.serials, offset, body.mpint());
         break;
       }
       case KRL_CERT_SECTION.KEY_ID:
@@ -188,28 +198,27 @@ export function decodeKrl(data: Uint8Array): Krl {
     const type = reader.byte();
     if (type === KRL_SECTION.SIGNATURE) throw new MalformedDataError('the KRL carries a signature section, which OpenSSH 9.4+ refuses');
     const body = reader.string();
-    const blobs = (what: string, length?: number): Uint8Array[] => {
-      const items: Uint8Array[] = [];
+    /** Appends each string of the section to `list` one by one (a hash section may list millions: no spread). */
+    const appendBlobs = (list: Uint8Array[], what: string, length?: number): void => {
       const inner = new SshReader(body, what);
       while (!inner.atEnd()) {
         const item = inner.string();
         if (length !== undefined && item.length !== length) throw new MalformedDataError(`${what}: a hash of ${item.length} bytes`);
-        items.push(item);
+        list.push(item);
       }
-      return items;
     };
     switch (type) {
       case KRL_SECTION.CERTIFICATES:
         krl.certificates.push(decodeCertificateSection(body));
         break;
       case KRL_SECTION.EXPLICIT_KEY:
-        krl.explicitKeys.push(...blobs('KRL explicit key section'));
+        appendBlobs(krl.explicitKeys, 'KRL explicit key section');
         break;
       case KRL_SECTION.FINGERPRINT_SHA1:
-        krl.sha1Fingerprints.push(...blobs('KRL SHA-1 section', 20));
+        appendBlobs(krl.sha1Fingerprints, 'KRL SHA-1 section', 20);
         break;
       case KRL_SECTION.FINGERPRINT_SHA256:
-        krl.sha256Fingerprints.push(...blobs('KRL SHA-256 section', 32));
+        appendBlobs(krl.sha256Fingerprints, 'KRL SHA-256 section', 32);
         break;
       default:
         throw new MalformedDataError(`unsupported KRL section ${type}`);
