@@ -1,8 +1,10 @@
 /**
  * Keeps a virtual card's state in a JSON file, so separate processes (the CLI, the vpcd bridge, tests)
- * see the same card. Written atomically (temporary file + rename) with mode 0600: it holds secrets.
+ * see the same card. Written atomically (an exclusive temporary file + rename) with mode 0600: it holds secrets.
  */
-import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { PivEnrollError } from '../../errors.js';
 import { parseFirmwareVersion } from '../../spec/firmware.js';
 import { STATE_FORMAT, type CardState } from './card-state.js';
@@ -60,20 +62,45 @@ export async function readCardStateFile(path: string): Promise<CardState | undef
   return parseCardState(text, path);
 }
 
+/**
+ * Writes through a temporary file of an unpredictable name in the same directory, created exclusively (O_EXCL):
+ * a file or symlink someone planted there is neither followed nor overwritten. Synced before the rename, so the
+ * card file is always the old state or the whole new one; the temporary file is removed if anything fails.
+ */
 export async function writeCardStateFile(path: string, state: CardState): Promise<void> {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(12).toString('hex')}.tmp`);
+  const failed = (error: unknown): VirtualCardStateError => new VirtualCardStateError(`cannot write virtual card file ${path}: ${(error as Error).message}`, { cause: error });
+  let handle: FileHandle;
   try {
-    await handle.writeFile(JSON.stringify(state, null, 2) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
+    handle = await open(temporary, 'wx', 0o600);
+  } catch (error) {
+    throw failed(error);
   }
   try {
-    await chmod(temporary, 0o600);
+    try {
+      await handle.chmod(0o600); // the umask may have taken bits away, never added: 0600 exactly
+      await handle.writeFile(JSON.stringify(state, null, 2) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
-    throw new VirtualCardStateError(`cannot write virtual card file ${path}: ${(error as Error).message}`);
+    throw failed(error);
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** Makes the rename itself durable; a file system that cannot sync a directory is not an error. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on a directory (EINVAL); the data itself is already synced.
+  } finally {
+    await handle.close();
   }
 }
