@@ -391,9 +391,11 @@ export class PivSession {
     requireFeature(this.version, 'move-delete-key');
     requireKeySlot(from, true);
     requireKeySlot(to, false);
+    if (from === to) throw new InvalidDataError(`a key cannot be moved onto its own slot (${slotHex(from)})`);
     await this.send(INS.MOVE_KEY, to, from, undefined, { what: `moving the key from ${slotHex(from)} to ${slotHex(to)}`, securityHint: 'authenticate with the management key first' });
   }
 
+  /** Deletes the key in a slot (firmware 5.7+); its certificate, if any, stays. */
   async deleteKey(slot: number): Promise<void> {
     requireFeature(this.version, 'move-delete-key');
     requireKeySlot(slot, true);

@@ -266,14 +266,26 @@ function certificateFromObject(content: Uint8Array): Uint8Array | undefined {
   }
 }
 
+/** P1 of MOVE KEY that means "delete the key in P2" (yubikit/piv.py delete_key, ykpiv_move_key). */
+const DELETE_KEY_DESTINATION = 0xff;
+
+/**
+ * MOVE KEY / DELETE KEY (5.7) `00 F6 <to | FF> <from>`, no data. Before 5.7 the instruction does not exist (6D00).
+ * Checks in a YubiKey's order: no data (6700), slots (6A86), management key (6982), a key in the source (6A88),
+ * an empty destination (6A80, which ykman reports as "DEST slot is not empty"). The key moves with everything
+ * its metadata says (algorithm, policies, origin: yubikit's tests compare the metadata before and after), so a
+ * key generated on the card can still be attested in its new slot. Certificates stay where they are
+ * (yubico-piv-tool doc/Actions/key_move.adoc: "moves only the key, not the certificate").
+ */
 export const moveKey: InstructionHandler = (ctx, cmd) => {
   ctx.requireFeature('move-delete-key');
+  if (cmd.data.length !== 0) throw new CardStatus(SW.WRONG_LENGTH, 'MOVE KEY takes no data');
   const [to, from] = [cmd.p1, cmd.p2];
-  if (!isKeySlot(from) || (to !== 0xff && (!isGenerationSlot(to) || to === from))) throw new CardStatus(SW.INCORRECT_P1P2);
+  if (!isKeySlot(from) || (to !== DELETE_KEY_DESTINATION && (!isGenerationSlot(to) || to === from))) throw new CardStatus(SW.INCORRECT_P1P2);
   ctx.requireManagementKey();
   const entry = keyIn(ctx, from);
   if (!entry) throw new CardStatus(SW.REFERENCE_NOT_FOUND, 'no key in the source slot');
-  if (to !== 0xff) {
+  if (to !== DELETE_KEY_DESTINATION) {
     if (from === SLOT.ATTESTATION) throw new CardStatus(SW.INCORRECT_P1P2, 'the attestation key cannot be moved');
     if (keyIn(ctx, to)) throw new CardStatus(SW.INCORRECT_DATA, 'destination slot is not empty');
     ctx.state.keys[slotKey(to)] = entry;
