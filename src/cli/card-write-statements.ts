@@ -6,8 +6,8 @@ export function enrolledCardStatement(result: EnrollmentResult): string {
   const card = `${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}`;
   const files = result.files.length > 0 ? `, files written: ${result.files.join(', ')}` : '';
   return (
-    `${card} is enrolled: credentials, key, certificate and CHUID, export and signature checks done ` +
-    `(slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}${files}); ` +
-    'not done: the checks through PKCS#11 modules, an SSH CA certificate, the inventory record and deployment, where asked for'
+    `the card is enrolled (${card}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}${files}): ` +
+    'credentials, key, certificate and CHUID, export and signature checks done; ' +
+    'not done, where asked for: PKCS#11 checks, SSH CA certificate, inventory record, deployment (piv-enroll export prints the key)'
   );
 }

@@ -1,6 +1,7 @@
 /**
  * Argument parsing only: argv → typed options → a command module, loaded lazily. One handler turns
- * errors into messages and exit codes: 0 ok, 1 the operation failed, 2 bad usage, 70 internal error.
+ * errors into messages and exit codes: 0 ok, 1 the operation failed, 2 bad usage, 70 internal error, 130 cancelled
+ * (Ctrl-C: see cancellation.ts; a CancelledError is a PivEnrollError, so it is shown without a stack).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -45,7 +46,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--hash <name>', 'certificate hash: SHA256, SHA384, SHA512', 'SHA256')
     .option('--comment <text>', 'comment of the authorized_keys line (default: user and card serial)')
     .option('--out <dir>', 'write the public key, authorized_keys line and certificate into DIR')
-    .option('--force', 'replace a key already in the slot; try the PIN even with one try left')
+    .option('--force', 'replace a key already in the slot (the last PIN try still needs --allow-last-pin-try)')
     .option('--keep-default-credentials', 'do not replace a factory-default PIN, PUK or management key (not recommended)')
     .option('--yes', 'never ask: fail with the list of everything missing instead')
     .option('--json', 'print one JSON object (and no progress)')
@@ -87,15 +88,14 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runExport({ ...flags, ...cardSelection(flags) }, output));
     });
 
-  addCardOptions(program.command('doctor').description('find which link between card, driver, client and server breaks SSH logins'))
+  addHostAccessOptions(addCardOptions(program.command('doctor').description('find which link between card, driver, client and server breaks SSH logins')), 'the --host')
     .option('--slot <slot>', 'PIV slot', '9c')
     .addOption(new Option('--module <module>', 'PKCS#11 module to check (repeatable): opensc, ykcs11, PATH (default: every one installed)').argParser(collect))
     .option('--host <[user@]host[:port]>', 'also log in to this host through the first module, once per signature algorithm')
     .option('--certificate <file>', 'an OpenSSH certificate of the card key: check its CA signature, and try it with --host')
-    .addOption(new Option('--ssh-option <key=value>', 'extra ssh -o option for --host (repeatable)').argParser(collect))
     .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN; a factory-default PIN is used by itself)')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
+    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; identity?: string; knownHosts?: string; acceptNewHostKeys?: boolean; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
     });
@@ -128,6 +128,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--wait <duration>', 'without a terminal: how long to wait for cards not inserted yet', '10m')
     .option('--out <dir>', 'write each person\'s public key, certificate and SSH certificate into DIR/USER')
     .option('--force', 'enroll people the inventory shows as enrolled again, and replace keys already on their cards')
+    .option('--allow-last-pin-try', 'try a card\'s PIN even when only one try is left (a wrong PIN then blocks that card)')
     .option('--keep-default-credentials', 'do not harden factory-fresh cards (not recommended)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too (as enroll)', 'auto')
     .option('--pin-file <file>', 'the PIN of cards already hardened (or PIV_PIN)')
@@ -193,6 +194,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 export async function run(argv: string[], output: Output = processOutput): Promise<number> {
   let exitCode = 0;
   const program = buildProgram(output, (code) => (exitCode = code));
+  const stopHandlingInterrupts = handleInterrupts((text) => output.error(text));
   try {
     if (argv.length === 0) {
       // On a terminal a bare `piv-enroll` is the enrollment wizard; elsewhere it explains itself.
@@ -214,5 +216,7 @@ export async function run(argv: string[], output: Output = processOutput): Promi
     }
     output.error(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT_INTERNAL;
+  } finally {
+    stopHandlingInterrupts();
   }
 }

@@ -128,8 +128,9 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch over two readers behind
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await waitFor(() => /ana: enrolling/.test(stderr), 'ana\'s enrollment to start');
     child.kill('SIGINT'); // in the middle of ana's enrollment
-    expect(await exited, stderr).toBe(1);
+    expect(await exited, stderr).toBe(130); // stopped by Ctrl-C: cancelled, after the report
     expect(stderr).toMatch(/stopping: running enrollments finish first/);
+    expect(stderr).toMatch(/piv-enroll: cancelled: enrolled: ana; not done: bo/);
     expect(JSON.parse(stdout).people.map((p: { user: string; status: string }) => [p.user, p.status])).toEqual([['ana', 'enrolled'], ['bo', 'stopped']]);
   });
 

@@ -18,6 +18,7 @@ import { parseDuration } from '../../operations/ca/validity.js';
 import { deployKey, type HostResult } from '../../operations/deploy/deploy-key.js';
 import { defaultInventoryLocation, hostsWithKey, Inventory, type EnrollmentRecord } from '../../operations/inventory/inventory.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
+import { cancellation, CancelledError } from '../cancellation.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { deployOptionsFrom, hostsAndOptions } from './deploy.js';
@@ -168,18 +169,28 @@ export async function runBatch(flags: BatchFlags, output: Output, environment: B
   } finally {
     await inventory.close();
   }
+  const finished: PersonReport[] = [];
   if (pending.length > 0) {
     output.notice(`${pending.length} of ${manifest.entries.length} people to enroll${reports.size > 0 ? ` (${reports.size} enrolled before)` : ''}`);
-    const results = interactive
-      ? await enrollInteractively(pending, (entry, card) => enrollPerson(entry, card, flags, location, environment, (_, text) => output.notice(text)), flags, environment, output)
-      : await withReaderTasks(environment.taskList && !flags.json ? new ReaderMonitor(flags.reader).readerNames() : undefined, output, (progress) =>
-          enrollBySerial(pending, (entry, card) => enrollPerson(entry, card, flags, location, environment, progress), flags, environment, output, waitMs),
-        );
-    for (const report of results) reports.set(report.user, report);
+    const stopReporting = cancellation.reportWith(() => progressStatement(pending, finished));
+    const enrollOne = (entry: ManifestEntry, card: CardInReader, progress: ReaderProgress): Promise<PersonReport> =>
+      enrollPerson(entry, card, flags, location, environment, progress).then((report) => (finished.push(report), report));
+    try {
+      const results = interactive
+        ? await enrollInteractively(pending, (entry, card) => enrollOne(entry, card, (_, text) => output.notice(text)), flags, environment, output)
+        : await withReaderTasks(environment.taskList && !flags.json ? new ReaderMonitor(flags.reader).readerNames() : undefined, output, (progress) =>
+            enrollBySerial(pending, (entry, card) => enrollOne(entry, card, progress), flags, environment, output, waitMs),
+          );
+      for (const report of results) reports.set(report.user, report);
+    } finally {
+      stopReporting();
+    }
   }
 
   const ordered = manifest.entries.map((e) => reports.get(e.user)!);
   output.result(renderReport(ordered, flags));
+  // Stopped by Ctrl-C: the report above, then "cancelled: …" and exit 130 like every other command.
+  if (cancellation.interrupted) throw new CancelledError(progressStatement(pending, finished));
   return ordered.every((r) => (r.status === 'enrolled' || r.status === 'already-enrolled') && r.hosts.failed === 0) ? 0 : 1;
 }
 
@@ -207,10 +218,24 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, flags: Bat
     report.status = result ? 'enrolled' : 'failed';
     if (code !== 0) report.error = errors.join('; ') || `enroll exited ${code}`;
   } catch (error) {
+    if (error instanceof CancelledError) throw error; // a second Ctrl-C, honoured once the card write was done
     report.error = error instanceof PivEnrollError ? error.message : `internal error: ${(error as Error).message}`;
   }
   progress(card.reader, `${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
   return report;
+}
+
+/** For "cancelled: …": who of this run is enrolled, who failed, who is left. */
+function progressStatement(pending: ManifestEntry[], finished: PersonReport[]): string {
+  const names = (reports: PersonReport[]): string => reports.map((r) => r.user).join(', ');
+  const enrolled = finished.filter((r) => r.status === 'enrolled');
+  const failed = finished.filter((r) => r.status !== 'enrolled');
+  const left = pending.filter((entry) => !finished.some((r) => r.user === entry.user));
+  return [
+    enrolled.length > 0 ? `enrolled: ${names(enrolled)}` : 'nobody enrolled',
+    failed.length > 0 && `failed: ${names(failed)}`,
+    left.length > 0 && `not done: ${left.map((e) => e.user).join(', ')} (run the batch again: the inventory remembers who is done)`,
+  ].filter((part): part is string => typeof part === 'string').join('; ');
 }
 
 /** Where a reader's progress lines go: a notice each, or the line of that reader's task in the task list. */
@@ -387,11 +412,11 @@ function summarizeReport(reports: PersonReport[]): { enrolled: number; alreadyEn
 export const defaultBatchEnvironment = (yes: boolean | undefined): BatchEnvironment => {
   let stop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (stop = resolve));
-  // First Ctrl-C: start nothing new, let running enrollments finish (a card is never left half-written), report.
-  process.once('SIGINT', () => {
-    process.stderr.write('\nstopping: running enrollments finish first (Ctrl-C again to abort)\n');
+  // First Ctrl-C: start nothing new, let running enrollments finish, report. A second one cancels, once the card
+  // writes under way are done (cancellation.ts).
+  cancellation.onFirstInterrupt(() => {
+    process.stderr.write('\nstopping: running enrollments finish first (Ctrl-C again to cancel once the card writes under way are done)\n');
     stop();
-    process.once('SIGINT', () => process.exit(130));
   });
   process.once('SIGTERM', () => stop());
   return {

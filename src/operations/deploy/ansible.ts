@@ -7,6 +7,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { PivEnrollError, UsageError } from '../../errors.js';
+import { childEnvironment } from '../child-environment.js';
 import type { DeployOptions, DeployRequest, HostResult } from './deploy-key.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT_SECONDS } from './deploy-key.js';
 import type { HostTarget } from './host-spec.js';
@@ -14,6 +15,16 @@ import { shellQuote } from './remote-script.js';
 import { classifySshFailure, lastLine, type FailureReason } from './ssh-client.js';
 
 const TEMPLATES = new URL('../../../templates/ansible/', import.meta.url);
+/** The playbook's tasks, each one connection per host: the remote account, then the key. */
+const PLAYBOOK_TASKS = 2;
+/** Beyond the connect time, per host and task (as a direct deployment's session), and for Ansible's own start. */
+const TASK_GRACE_MS = 60_000;
+const STARTUP_MS = 60_000;
+
+/** ansible-playbook runs the hosts `forks` at a time, task by task: a bound on the whole run. */
+export function ansibleTimeoutMs(hosts: number, forks: number, connectTimeoutSeconds: number): number {
+  return STARTUP_MS + PLAYBOOK_TASKS * Math.ceil(hosts / forks) * (connectTimeoutSeconds * 1000 + TASK_GRACE_MS);
+}
 
 export interface AnsibleFiles {
   inventory: string;
@@ -126,18 +137,24 @@ export async function runAnsiblePlaybook(files: AnsibleFiles, options: DeployOpt
   const now = options.now ?? Date.now;
   const started = now();
   const [program, ...args] = files.command;
+  const timeoutMs = ansibleTimeoutMs(files.hosts.size, options.concurrency ?? DEFAULT_CONCURRENCY, options.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS);
   const run = await execa(program!, args, {
     reject: false,
-    env: {
-      ANSIBLE_STDOUT_CALLBACK: 'json',
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_RETRY_FILES_ENABLED: 'False',
-      ANSIBLE_HOST_KEY_CHECKING: 'True',
-    },
+    timeout: timeoutMs,
+    extendEnv: false,
+    env: childEnvironment('ansible', {
+      extra: {
+        ANSIBLE_STDOUT_CALLBACK: 'json',
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_RETRY_FILES_ENABLED: 'False',
+        ANSIBLE_HOST_KEY_CHECKING: 'True',
+      },
+    }),
   });
   if ((run as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(run.message ?? ''))) {
     throw new PivEnrollError('ansible-playbook is not installed (Debian: apt-get install ansible)');
   }
+  if (run.timedOut) throw new PivEnrollError(`ansible-playbook did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`);
   let parsed: AnsibleJson;
   try {
     parsed = JSON.parse(run.stdout) as AnsibleJson;

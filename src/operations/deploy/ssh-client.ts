@@ -5,6 +5,7 @@
  */
 import { execa } from 'execa';
 import { UsageError } from '../../errors.js';
+import { childEnvironment } from '../child-environment.js';
 import type { HostTarget } from './host-spec.js';
 
 export interface SshRun {
@@ -17,7 +18,7 @@ export interface SshRun {
 export type SshRunner = (args: string[], input: string, timeoutMs: number) => Promise<SshRun>;
 
 export const execaSshRunner: SshRunner = async (args, input, timeoutMs) => {
-  const result = await execa('ssh', args, { input, reject: false, timeout: timeoutMs, stripFinalNewline: false });
+  const result = await execa('ssh', args, { input, reject: false, timeout: timeoutMs, stripFinalNewline: false, env: childEnvironment('ssh'), extendEnv: false });
   const timedOut = result.timedOut ? `\nssh: timed out after ${timeoutMs} ms` : '';
   return { exitCode: result.exitCode ?? 255, stdout: result.stdout, stderr: `${result.stderr}${timedOut}` };
 };
@@ -34,7 +35,7 @@ export interface SshSettings {
 }
 
 /** Options deploy sets itself: a user's value would break unattended runs or the host-key policy. */
-const RESERVED_OPTIONS = new Map([
+export const DEPLOY_RESERVED_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['batchmode', 'deploy never prompts'],
   ['controlmaster', 'deploy manages its own connection sharing'],
   ['controlpath', 'deploy manages its own connection sharing'],
@@ -42,8 +43,8 @@ const RESERVED_OPTIONS = new Map([
   ['stricthostkeychecking', 'use --accept-new-host-keys to accept keys of hosts not yet known'],
 ]);
 
-/** Problems with `--ssh-option K=V` values, all at once. */
-export function checkSshOptions(options: string[]): string[] {
+/** Problems with `--ssh-option K=V` values, all at once; `reserved` maps a lower-case option to why it cannot be set. */
+export function checkSshOptions(options: string[], reserved: ReadonlyMap<string, string> = DEPLOY_RESERVED_OPTIONS): string[] {
   const problems: string[] = [];
   for (const option of options) {
     const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(option);
@@ -51,7 +52,7 @@ export function checkSshOptions(options: string[]): string[] {
       problems.push(`--ssh-option takes KEY=VALUE (an ssh_config option), not "${option}"`);
       continue;
     }
-    const why = RESERVED_OPTIONS.get(match[1]!.toLowerCase());
+    const why = reserved.get(match[1]!.toLowerCase());
     if (why) problems.push(`--ssh-option ${match[1]} cannot be set: ${why}`);
     if (/[\r\n]/.test(match[2]!)) problems.push(`--ssh-option ${match[1]}: the value holds a line break`);
   }
