@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
+import { handleInterrupts } from './cancellation.js';
 import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
