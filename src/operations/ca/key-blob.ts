@@ -87,7 +87,8 @@ export interface OpenSshLine {
 /** The first `type base64 [comment]` line of an OpenSSH public key or certificate file. */
 export function parseOpenSshLine(text: string, what: string): OpenSshLine {
   const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
-  const match = line?.match(/^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$/);
+  // `s`: a comment may hold U+2028/U+2029, which `.` would not match; only \n ends an OpenSSH line.
+  const match = line?.match(/^(\S+)\s+([A-Za-z0-9+/]+={0,2})(?:\s+(.*))?$/s);
   if (!match) throw new MalformedDataError(`${what} is not an OpenSSH public key or certificate line`);
   const blob = new Uint8Array(Buffer.from(match[2]!, 'base64'));
   if (blobKeyType(blob) !== match[1]) throw new MalformedDataError(`${what}: the key type ${match[1]} does not match its data`);
