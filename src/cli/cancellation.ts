@@ -117,11 +117,16 @@ export const cancellation = new Cancellation({
 /** Ends a task list's drawing: listr2 hides the cursor while it runs. */
 const SHOW_CURSOR = '\u001b[?25h';
 
+// While a task list draws, listr2 takes over process.stdout/stderr.write and holds what others write until it ends;
+// a process.exit would drop it. Kept from before any task list, to give the streams back on the way out.
+const streamWrites = [process.stdout, process.stderr].map((stream) => [stream, stream.write] as const);
+
 /** Connects `cancellation` to SIGINT for one run of the CLI; returns the disconnect. */
 export function handleInterrupts(error: (text: string) => void): () => void {
   cancellation.useHooks({
     notice: (text) => process.stderr.write(`\n${text}\n`),
     exit: (message, code) => {
+      for (const [stream, write] of streamWrites) stream.write = write;
       if (process.stderr.isTTY) process.stderr.write(SHOW_CURSOR);
       process.stderr.write('\n');
       error(message);

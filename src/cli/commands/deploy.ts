@@ -13,6 +13,7 @@ import type { CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../spec/references.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import { openInventoryToRecord } from '../inventory-option.js';
+import { cancellation } from '../cancellation.js';
 import type { Output } from '../output.js';
 import type { HostAccessFlags } from '../card-options.js';
 
@@ -238,8 +239,10 @@ export async function runDeploy(flags: DeployFlags, output: Output, terminal = B
   }
   // Opened before any host changes: an unreachable inventory stops the deployment first.
   const inventory = plan.options.dryRun ? undefined : await openInventoryToRecord(flags.inventory);
+  const hosts = hostsSoFar(plan);
+  const stopReporting = cancellation.reportWith(hosts.statement);
   try {
-    const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, options);
+    const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, { ...options, ...chained(options, hosts) });
     const results = terminal && !flags.json ? await withProgress(plan, work) : await work(plan.options);
     if (inventory) {
       const recorded = await recordDeployResults(inventory, plan.key.fingerprint, plan.request.action, results);
@@ -248,6 +251,45 @@ export async function runDeploy(flags: DeployFlags, output: Output, terminal = B
     output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
     return results.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {
+    stopReporting();
     await inventory?.close();
   }
+}
+
+/**
+ * Which hosts are done, which were being worked on and which not started, for the "cancelled: …" of a Ctrl-C.
+ * A host being worked on gets the whole change or none (the remote side renames the new authorized_keys into
+ * place), but which one only the host can tell.
+ */
+function hostsSoFar(plan: DeployPlan): { onHostStart: (host: string) => void; onHostDone: (result: HostResult) => void; statement: () => string } {
+  const started = new Set<string>();
+  const done = new Map<string, HostResult>();
+  const list = (hosts: string[]): string => hosts.join(', ');
+  return {
+    onHostStart: (host) => started.add(host),
+    onHostDone: (result) => done.set(result.host, result),
+    statement: () => {
+      const finished = [...done.values()];
+      const changed = finished.filter((r) => r.changed).map((r) => r.host);
+      const unchanged = finished.filter((r) => !r.changed && r.status !== 'failed').map((r) => r.host);
+      const failed = finished.filter((r) => r.status === 'failed').map((r) => r.host);
+      const running = [...started].filter((host) => !done.has(host));
+      const waiting = plan.targets.map((t) => t.label).filter((host) => !started.has(host));
+      return [
+        changed.length > 0 ? `${plan.request.action === 'add' ? 'added on' : 'removed from'} ${list(changed)}` : 'no host changed',
+        unchanged.length > 0 && `already as asked: ${list(unchanged)}`,
+        failed.length > 0 && `failed: ${list(failed)}`,
+        running.length > 0 && `interrupted, changed wholly or not at all (check them): ${list(running)}`,
+        waiting.length > 0 && `not started: ${list(waiting)}`,
+      ].filter((part): part is string => typeof part === 'string').join('; ');
+    },
+  };
+}
+
+/** The progress hooks of `options` (the task list's), and then ours. */
+function chained(options: DeployOptions, hosts: ReturnType<typeof hostsSoFar>): Pick<DeployOptions, 'onHostStart' | 'onHostDone'> {
+  return {
+    onHostStart: (host) => (hosts.onHostStart(host), options.onHostStart?.(host)),
+    onHostDone: (result) => (hosts.onHostDone(result), options.onHostDone?.(result)),
+  };
 }
