@@ -12,6 +12,16 @@ export function formatStatus(report: CardStatusReport): string {
   lines.push(`Card: ${report.card}`);
   lines.push(`Firmware: ${report.firmware}`);
   lines.push(`Serial: ${report.serial ?? 'not readable over PIV on this firmware'}`);
+  const device = report.device;
+  lines.push(`Form factor: ${device ? device.formFactor : 'unknown (the card has no YubiKey Management application)'}`);
+  if (device) {
+    const enabled = device.usbEnabled ? ` (enabled: ${device.usbEnabled.join(', ') || 'none'})` : '';
+    lines.push(`Applications over USB: ${device.usbSupported.join(', ') || 'none'}${enabled}`);
+    lines.push(`Applications over NFC: ${device.nfcSupported ? `${device.nfcSupported.join(', ') || 'none'}${device.nfcEnabled ? ` (enabled: ${device.nfcEnabled.join(', ') || 'none'})` : ''}` : 'no NFC'}`);
+    if (device.configLocked) lines.push('Configuration: locked (a lock code protects it)');
+  } else {
+    lines.push('Applications: unknown');
+  }
   lines.push(credentialLine('PIN', report.pin));
   lines.push(report.puk.attemptsRemaining === undefined && report.puk.isDefault === undefined ? 'PUK: not reported by this firmware' : credentialLine('PUK', report.puk));
   const mk = report.managementKey;

@@ -7,11 +7,13 @@ import { toHex } from '../bytes/hex.js';
 import { summarizeCertificate } from '../crypto/x509.js';
 import { chuidGuid } from '../piv/chuid.js';
 import { ManagementKeyError, NotFoundError, NotSupportedError } from '../piv/errors.js';
+import { readDeviceInfo, type DeviceInfo } from '../piv/management.js';
 import { hasProtectedManagementKey } from '../piv/protected-management-key.js';
 import type { PivSession } from '../piv/session.js';
 import { managementKeyAlgorithmByName } from '../spec/algorithms.js';
 import { formatFirmwareVersion, hasFeature } from '../spec/firmware.js';
 import { FACTORY_MANAGEMENT_KEY_HEX } from '../spec/factory-defaults.js';
+import { capabilityNames, describeFormFactor, formFactorOptionName, type CapabilityName } from '../spec/management.js';
 import { OBJECT } from '../spec/objects.js';
 import { pinPolicyName, touchPolicyName } from '../spec/policies.js';
 import { RETIRED_SLOTS, SLOT, slotHex } from '../spec/references.js';
@@ -50,10 +52,27 @@ export interface SlotStatus {
   certificateError?: string;
 }
 
+/** What the YubiKey Management application says about the device as a whole. */
+export interface DeviceStatus {
+  /** ykman's wording, e.g. "Keychain (USB-A)". */
+  formFactor: string;
+  /** The virtual card's option spelling (usb-a-keychain …), absent for an unknown code. */
+  formFactorName?: string;
+  usbSupported: CapabilityName[];
+  usbEnabled?: CapabilityName[];
+  /** Absent on keys without NFC. */
+  nfcSupported?: CapabilityName[];
+  nfcEnabled?: CapabilityName[];
+  configLocked: boolean;
+  fips: boolean;
+}
+
 export interface CardStatusReport {
   card: string;
   firmware: string;
   serial?: number;
+  /** Absent when the card has no Management application (not a YubiKey, or one before 4.1): form factor and applications unknown. */
+  device?: DeviceStatus;
   pin: CredentialStatus;
   puk: CredentialStatus;
   managementKey: { algorithm: string; isDefault?: boolean; touchRequired?: boolean; storedPinProtected: boolean };
@@ -127,10 +146,35 @@ export async function managementKeyIsDefault(session: PivSession): Promise<boole
   }
 }
 
+function deviceStatus(info: DeviceInfo): DeviceStatus {
+  const names = (bits: number | undefined) => (bits === undefined ? undefined : capabilityNames(bits));
+  return {
+    formFactor: describeFormFactor(info.formFactor),
+    formFactorName: formFactorOptionName(info.formFactor),
+    usbSupported: capabilityNames(info.usbSupported),
+    usbEnabled: names(info.usbEnabled),
+    nfcSupported: names(info.nfcSupported),
+    nfcEnabled: names(info.nfcEnabled),
+    configLocked: info.configLocked,
+    fips: info.isFips,
+  };
+}
+
+/** The Management application's device info, then PIV again (selecting Management leaves PIV). */
+async function readDeviceStatus(session: PivSession): Promise<DeviceInfo | undefined> {
+  try {
+    return await readDeviceInfo(session.transport);
+  } finally {
+    await session.reselect();
+  }
+}
+
 export async function readCardStatus(session: PivSession): Promise<CardStatusReport> {
   return session.transaction(async () => {
+    const device = await readDeviceStatus(session);
     const metadata = hasFeature(session.version, 'metadata');
-    const serial = hasFeature(session.version, 'serial') ? await session.getSerial() : undefined;
+    // A YubiKey 4 has no GET SERIAL over PIV, but its Management application tells the serial.
+    const serial = hasFeature(session.version, 'serial') ? await session.getSerial() : device?.serial;
     let pin: CredentialStatus;
     let puk: CredentialStatus;
     let managementKey: CardStatusReport['managementKey'];
@@ -167,6 +211,7 @@ export async function readCardStatus(session: PivSession): Promise<CardStatusRep
       card: session.transport.name,
       firmware: formatFirmwareVersion(session.version),
       serial,
+      device: device ? deviceStatus(device) : undefined,
       pin,
       puk,
       managementKey,

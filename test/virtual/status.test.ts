@@ -48,10 +48,11 @@ describe('status', () => {
     expect(report.pin.isDefault).toBe(false);
   });
 
-  test('a 4.3.7 card: no serial, TDES management key detected as default by trying it, nothing left authenticated', async () => {
-    const card = await openTestCard({ firmware: '4.3.7' });
+  test('a 4.3.7 card: serial only from the Management application, TDES management key detected as default by trying it, nothing left authenticated', async () => {
+    const card = await openTestCard({ firmware: '4.3.7', serial: 4370000 });
     const report = await readCardStatus(card.session);
-    expect(report.serial).toBeUndefined();
+    expect(report.serial).toBe(4370000); // PIV has no GET SERIAL before 5.0; the Management application tells it
+    expect(card.transport.sent).not.toContain('00F80000');
     expect(report.managementKey).toMatchObject({ algorithm: 'TDES', isDefault: true });
     expect(report.pin.attemptsRemaining).toBe(3);
     expect(report.slots.find((s) => s.slot === 'F9')?.algorithm).toBe('RSA2048'); // from the certificate
