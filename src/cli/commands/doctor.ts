@@ -3,20 +3,21 @@
  */
 import { PivEnrollError, UsageError } from '../../errors.js';
 import { examineCard, type DoctorReport } from '../../operations/doctor/doctor.js';
-import { parseHostSpec } from '../../operations/doctor/host-check.js';
+import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
+import { DOCTOR_RESERVED_OPTIONS, parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { FACTORY_PIN } from '../../spec/factory-defaults.js';
 import { parseSlot } from '../../spec/references.js';
+import type { HostAccessFlags } from '../card-options.js';
 import type { Output } from '../output.js';
 import { secretFrom } from '../secrets.js';
 
-export interface DoctorFlags extends CardSelection {
+export interface DoctorFlags extends CardSelection, HostAccessFlags {
   slot: string;
   module?: string[];
   host?: string;
   certificate?: string;
-  sshOption?: string[];
   json?: boolean;
   pinFile?: string;
 }
@@ -57,7 +58,10 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
   if (slot === undefined) throw new UsageError(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
   const host = flags.host === undefined ? undefined : parseHostSpec(flags.host);
   const sshOptions = flags.sshOption ?? [];
-  for (const option of sshOptions) if (!/^[A-Za-z]+=\S/.test(option)) throw new UsageError(`--ssh-option takes KEY=VALUE, not "${option}"`);
+  const problems = checkSshOptions(sshOptions, DOCTOR_RESERVED_OPTIONS);
+  if (flags.identity !== undefined) problems.push('--identity: the doctor logs in with the card\'s key only (through its PKCS#11 module), never with a key file');
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  const hostAccess = { knownHostsFile: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys ?? false, sshOptions };
   const modules = (flags.module ?? ['auto']).flatMap((m) => selectPkcs11Modules(m));
   let card;
   try {
@@ -71,7 +75,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
     const session = card.session;
     const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? FACTORY_PIN : undefined);
     if (pin === undefined) throw new DoctorCouldNotRunError('the doctor needs the PIN to test signatures: set PIV_PIN or give --pin-file');
-    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, sshOptions, now: new Date() }));
+    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, ...hostAccess, now: new Date() }));
   } catch (error) {
     if (error instanceof PivEnrollError && !(error instanceof DoctorCouldNotRunError) && !(error instanceof UsageError)) {
       throw new DoctorCouldNotRunError(error.message, { cause: error });

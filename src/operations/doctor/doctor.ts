@@ -16,16 +16,15 @@ import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
 import { checkCard } from './card-checks.js';
 import { worst, type Finding, type Severity } from './findings.js';
-import { certificateSignatureAlgorithm, checkHost, type HostCheck, type HostTarget } from './host-check.js';
+import { certificateSignatureAlgorithm, checkHost, probeHostKey, type HostAccess, type HostCheck, type HostTarget } from './host-check.js';
 
-export interface DoctorOptions {
+export interface DoctorOptions extends HostAccess {
   slot: number;
   pin: string;
   modules: Pkcs11Module[];
   host?: HostTarget;
   /** An OpenSSH user certificate of the card key (from an SSH CA), checked and tried with --host. */
   certificate?: string;
-  sshOptions: string[];
   now: Date;
 }
 
@@ -87,7 +86,7 @@ function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: b
   const findings: Finding[] = [];
   const modern = checks.filter((c) => c.algorithm !== 'ssh-rsa');
   for (const check of checks) {
-    const label = `${where}, ${check.algorithm}`;
+    const label = check.algorithm === 'host key' ? where : `${where}, ${check.algorithm}`; // the probe before any login
     if (check.algorithm === 'certificate') {
       findings.push(
         check.outcome === 'ok'
@@ -135,7 +134,13 @@ function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: b
         findings.push({ id: 'key-not-authorized', area: 'host', severity: 'problem', summary: `${label}: the server does not accept this key for the user`, advice: 'deploy the key: add the line from `piv-enroll export` to ~/.ssh/authorized_keys on the host' });
         break;
       case 'host-key-problem':
-        findings.push({ id: 'host-key', area: 'host', severity: 'problem', summary: `${label}: ${check.detail}`, advice: 'verify the host key out of band; for a first contact add --ssh-option StrictHostKeyChecking=accept-new' });
+        findings.push({ id: 'host-key', area: 'host', severity: 'problem', summary: `${label}: ${check.detail}`, advice: 'verify the host key out of band; for a first contact add --accept-new-host-keys' });
+        break;
+      case 'unknown-host-key':
+        findings.push({ id: 'unknown-host-key', area: 'host', severity: 'problem', summary: `${where}: the host key is not known (nothing was tried, no PIN sent)`, advice: 'verify the host key out of band, then add it to known_hosts (--known-hosts FILE), or accept it on this first contact with --accept-new-host-keys' });
+        break;
+      case 'changed-host-key':
+        findings.push({ id: 'changed-host-key', area: 'host', severity: 'problem', summary: `${where}: the host key differs from the one in known_hosts — a reinstalled server, or an attack (nothing was tried, no PIN sent)`, advice: 'find out why the key changed before logging in; then replace its entry (ssh-keygen -R HOST)' });
         break;
       case 'unreachable':
         findings.push({ id: 'unreachable', area: 'host', severity: 'problem', summary: `${label}: unreachable (${check.detail ?? 'no connection'})`, advice: 'check the host name, port and network' });
@@ -192,7 +197,12 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
       const hosts: HostCheck[] = [];
       if (options.host && algorithm && publicKey) {
         const module = options.modules[0];
-        if (!module) {
+        // Before any PIN goes to ssh: an unknown or changed host key (or no connection) is the finding, and no login is tried.
+        const hostKey = await probeHostKey(options.host, options);
+        if (hostKey) {
+          hosts.push(hostKey);
+          findings.push(...hostFindings(options.host, hosts, false, false));
+        } else if (!module) {
           findings.push({ id: 'no-pkcs11-module', area: 'host', severity: 'problem', summary: 'no PKCS#11 module to log in with', advice: 'install OpenSC (apt-get install opensc-pkcs11) or give --module PATH' });
         } else if (!readerName) {
           findings.push({ id: 'virtual-card-host', area: 'host', severity: 'warning', summary: 'the embedded virtual card cannot log in to hosts (no PKCS#11 module reaches it): serve it behind pcscd' });
@@ -206,6 +216,8 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
               publicKeyLine: authorizedKeysLine(publicKey),
               certificate: options.certificate,
               certificateAlgorithms: sshSignatureAlgorithms(algorithm).filter((a) => !a.legacy).map((a) => `${a.name}-cert-v01@openssh.com`).join(','),
+              knownHostsFile: options.knownHostsFile,
+              acceptNewHostKeys: options.acceptNewHostKeys,
               sshOptions: options.sshOptions,
             })),
           );

@@ -1,13 +1,18 @@
 /**
- * The host half of `piv-enroll doctor`: log in with the OpenSSH client through a PKCS#11 module, once per
- * signature algorithm, and classify what happened from ssh's own debug output. The PIN reaches ssh through an
- * SSH_ASKPASS program reading a 0600 file, never argv.
+ * The host half of `piv-enroll doctor`: first a probe that authenticates with nothing and never prompts, which
+ * checks the host key (unknown or changed is a finding of its own, and no PIN goes anywhere); then logins with the
+ * OpenSSH client through a PKCS#11 module, once per signature algorithm, classified from ssh's own debug output.
+ * The PIN reaches ssh through an SSH_ASKPASS program that answers only ssh's PKCS#11 PIN prompt, reading a 0600
+ * file in a 0700 directory that is removed however the doctor ends; never argv, never the environment.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { UsageError } from '../../errors.js';
+import { childEnvironment } from '../child-environment.js';
+import { parseHostSpec as parseDeployHostSpec } from '../deploy/host-spec.js';
+import { classifySshFailure } from '../deploy/ssh-client.js';
+import { withPrivateDirectory } from '../private-directory.js';
 
 export interface HostTarget {
   user?: string;
@@ -15,12 +20,21 @@ export interface HostTarget {
   port?: number;
 }
 
+/** `--host`, read by deploy's parser: a user or host starting with "-" is refused, so nothing reaches ssh as an option. */
 export function parseHostSpec(text: string): HostTarget {
-  const match = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d{1,5}))?$/.exec(text.trim());
-  const port = match?.[3] === undefined ? undefined : Number(match[3]);
-  if (!match || (port !== undefined && (port < 1 || port > 65535))) throw new UsageError(`--host takes [user@]host[:port], not "${text}"`);
-  return { user: match[1], host: match[2]!.replace(/^\[|\]$/g, ''), port };
+  const parsed = parseDeployHostSpec(text);
+  if ('problem' in parsed) throw new UsageError(`--host: ${parsed.problem}`);
+  return { user: parsed.user, host: parsed.host, port: parsed.port };
 }
+
+/** Options the doctor sets itself (lower case → why), for checkSshOptions. */
+export const DOCTOR_RESERVED_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['batchmode', 'the doctor sets it itself (a probe that never prompts, then logins that ask only for the PIN)'],
+  ['controlmaster', 'the doctor logs in afresh each time, never through a shared connection'],
+  ['controlpath', 'the doctor logs in afresh each time, never through a shared connection'],
+  ['controlpersist', 'the doctor logs in afresh each time, never through a shared connection'],
+  ['stricthostkeychecking', 'use --accept-new-host-keys to accept keys of hosts not yet known (a changed key is always refused)'],
+]);
 
 export type HostOutcome =
   | 'ok'
@@ -28,6 +42,8 @@ export type HostOutcome =
   | 'signature-refused'
   | 'no-common-algorithm'
   | 'host-key-problem'
+  | 'unknown-host-key'
+  | 'changed-host-key'
   | 'unreachable'
   | 'pin-refused'
   | 'certificate-refused'
@@ -91,7 +107,18 @@ export function classifyCertificateLogin(output: string, exitCode: number): Omit
   return base;
 }
 
-export interface HostCheckOptions {
+/** How the doctor reaches the host: the host-key policy and the user's own ssh options. */
+export interface HostAccess {
+  /** UserKnownHostsFile (default: ssh's own, ~/.ssh/known_hosts). */
+  knownHostsFile?: string;
+  /** StrictHostKeyChecking=accept-new instead of yes; a changed key is refused either way. */
+  acceptNewHostKeys?: boolean;
+  /** Extra -o options, checked with DOCTOR_RESERVED_OPTIONS. */
+  sshOptions: string[];
+  timeoutSeconds?: number;
+}
+
+export interface HostCheckOptions extends HostAccess {
   target: HostTarget;
   module: string;
   algorithms: string[];
@@ -102,25 +129,112 @@ export interface HostCheckOptions {
   certificate?: string;
   /** Certificate algorithms to offer (default: each of `algorithms` as its -cert-v01 form). */
   certificateAlgorithms?: string;
-  /** Extra -o options (e.g. StrictHostKeyChecking=accept-new). */
-  sshOptions: string[];
-  timeoutSeconds?: number;
+}
+
+const DEFAULT_TIMEOUT_SECONDS = 10;
+/** Beyond the connect time: the PKCS#11 login and up to four signatures on a slow card. */
+const LOGIN_GRACE_MS = 20_000;
+
+/**
+ * ssh keeps the first value it reads for an option: the host-key policy and no connection sharing come first,
+ * the user's options after the doctor's own, then the known-hosts file and the connect time.
+ */
+function hostKeyPolicyArgs(access: HostAccess): string[] {
+  return [
+    '-o', `StrictHostKeyChecking=${access.acceptNewHostKeys ? 'accept-new' : 'yes'}`,
+    '-o', 'ControlMaster=no',
+    '-o', 'ControlPath=none',
+  ];
+}
+
+function userAccessArgs(access: HostAccess): string[] {
+  return [
+    ...access.sshOptions.flatMap((o) => ['-o', o]),
+    ...(access.knownHostsFile ? ['-o', `UserKnownHostsFile=${access.knownHostsFile}`] : []),
+    '-o', `ConnectTimeout=${access.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS}`,
+  ];
+}
+
+/** `-l`, `-p`, then `--` before the host: no host text is ever read as an option. */
+function destinationArgs(target: HostTarget): string[] {
+  return [...(target.port !== undefined ? ['-p', String(target.port)] : []), ...(target.user !== undefined ? ['-l', target.user] : []), '--', target.host, 'true'];
+}
+
+/** The probe: host key and reachability only. Every authentication method is off, so it offers nothing and asks nothing. */
+export function probeArgs(target: HostTarget, access: HostAccess): string[] {
+  return [
+    '-o', 'BatchMode=yes',
+    '-o', 'PubkeyAuthentication=no',
+    '-o', 'PasswordAuthentication=no',
+    '-o', 'KbdInteractiveAuthentication=no',
+    '-o', 'GSSAPIAuthentication=no',
+    '-o', 'HostbasedAuthentication=no',
+    '-o', 'IdentityAgent=none',
+    '-o', 'PKCS11Provider=none',
+    ...hostKeyPolicyArgs(access),
+    ...userAccessArgs(access),
+    ...destinationArgs(target),
+  ];
+}
+
+/**
+ * Checks the host key before any PIN is used: undefined when it is known (or newly accepted with
+ * --accept-new-host-keys); otherwise the one check to report (unknown or changed host key, unreachable), and the
+ * logins are not tried.
+ */
+export async function probeHostKey(target: HostTarget, access: HostAccess): Promise<HostCheck | undefined> {
+  const timeoutMs = (access.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 + LOGIN_GRACE_MS;
+  const result = await execa('ssh', probeArgs(target, access), {
+    reject: false,
+    stdin: 'ignore',
+    timeout: timeoutMs,
+    env: childEnvironment('ssh'),
+    extendEnv: false,
+  });
+  const stderr = `${result.stderr}${result.timedOut ? `\nssh: timed out after ${timeoutMs} ms` : ''}`;
+  const failure = classifySshFailure({ exitCode: result.exitCode ?? 255, stdout: result.stdout, stderr });
+  if (!failure || failure.reason === 'authentication') return undefined;
+  const outcome: HostOutcome = failure.reason === 'unknown-host-key' || failure.reason === 'changed-host-key' || failure.reason === 'unreachable' ? failure.reason : 'error';
+  return { algorithm: 'host key', outcome, detail: failure.detail };
+}
+
+/** ssh-pkcs11.c asks "Enter PIN for '<token label>': "; ssh passes the prompt as $1. */
+const PIN_PROMPT_PATTERN = `"Enter PIN for '"*"': "`;
+
+/**
+ * The SSH_ASKPASS program: the PIN for ssh's PKCS#11 PIN prompt, nothing for anything else (a host-key
+ * confirmation, a passphrase, a password), and nothing for a confirmation ssh marks with SSH_ASKPASS_PROMPT.
+ */
+export function askpassScript(pinFile: string): string {
+  return [
+    '#!/bin/sh',
+    '[ -z "${SSH_ASKPASS_PROMPT:-}" ] || exit 1',
+    'case "$1" in',
+    `  ${PIN_PROMPT_PATTERN}) exec cat '${pinFile.replace(/'/g, `'\\''`)}' ;;`,
+    'esac',
+    'exit 1',
+    '',
+  ].join('\n');
 }
 
 export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'piv-enroll-askpass-'));
-  try {
+  return withPrivateDirectory('piv-enroll-askpass-', async (directory) => {
+    const dir = directory.path;
     const pinFile = join(dir, 'pin');
     await writeFile(pinFile, `${options.pin}\n`, { mode: 0o600 });
     const askpass = join(dir, 'askpass');
-    await writeFile(askpass, `#!/bin/sh\nexec cat '${pinFile}'\n`, { mode: 0o700 });
-    await chmod(askpass, 0o700);
+    await writeFile(askpass, askpassScript(pinFile), { mode: 0o700 });
     const identity = join(dir, 'card.pub');
     await writeFile(identity, `${options.publicKeyLine}\n`);
-    const destination = `${options.target.user ? `${options.target.user}@` : ''}${options.target.host}`;
+    let running: ResultPromise | undefined;
+    // ssh runs in its own session (below), out of reach of the terminal's Ctrl-C: stop it with us.
+    directory.onAbandon(() => running?.kill('SIGKILL'));
+    const timeoutMs = (options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000 + LOGIN_GRACE_MS;
     const attempt = async (acceptedAlgorithms: string, extra: string[]): Promise<{ output: string; exitCode: number }> => {
       const args = [
         '-v',
+        '-o', 'BatchMode=no', // ssh asks askpass for the PIN; the host-key policy never asks
+        ...hostKeyPolicyArgs(options),
         '-o', 'PreferredAuthentications=publickey',
         '-o', 'PasswordAuthentication=no',
         '-o', 'KbdInteractiveAuthentication=no',
@@ -129,21 +243,21 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
         '-o', 'IdentityAgent=none',
         '-o', `PubkeyAcceptedAlgorithms=${acceptedAlgorithms}`,
         ...extra,
-        '-o', `ConnectTimeout=${options.timeoutSeconds ?? 10}`,
-        ...options.sshOptions.flatMap((o) => ['-o', o]),
+        ...userAccessArgs(options),
         '-I', options.module,
-        ...(options.target.port ? ['-p', String(options.target.port)] : []),
-        destination,
-        'true',
+        ...destinationArgs(options.target),
       ];
-      const result = await execa('ssh', args, {
+      running = execa('ssh', args, {
         reject: false,
         stdin: 'ignore',
         detached: true, // no controlling terminal: ssh asks askpass for the PIN
-        env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: process.env.DISPLAY ?? ':0' },
-        timeout: ((options.timeoutSeconds ?? 10) + 20) * 1000,
+        env: childEnvironment('ssh', { extra: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: process.env.DISPLAY ?? ':0' } }),
+        extendEnv: false,
+        timeout: timeoutMs,
       });
-      return { output: `${result.stderr}\n${result.stdout}`, exitCode: result.exitCode ?? 255 };
+      const result = await running;
+      running = undefined;
+      return { output: `${String(result.stderr)}\n${String(result.stdout)}`, exitCode: result.exitCode ?? 255 };
     };
     const checks: HostCheck[] = [];
     for (const algorithm of options.algorithms) {
@@ -158,14 +272,12 @@ export async function checkHost(options: HostCheckOptions): Promise<HostCheck[]>
       checks.push({ algorithm: 'certificate', ...classifyCertificateLogin(output, exitCode) });
     }
     return reclassifyRefusedAlgorithms(checks);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The signature algorithm an OpenSSH certificate's CA used, as `ssh-keygen -L` reports it ("ssh-rsa" means SHA-1). */
 export async function certificateSignatureAlgorithm(file: string): Promise<string | undefined> {
-  const result = await execa('ssh-keygen', ['-L', '-f', file], { reject: false });
+  const result = await execa('ssh-keygen', ['-L', '-f', file], { reject: false, stdin: 'ignore', timeout: 30_000, env: childEnvironment('ssh'), extendEnv: false });
   if (result.exitCode !== 0) throw new UsageError(`${file} is not an OpenSSH certificate (ssh-keygen -L: ${result.stderr.trim()})`);
   return /Signing CA: .*\(using ([^)]+)\)/.exec(result.stdout)?.[1];
 }
