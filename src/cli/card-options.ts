@@ -31,6 +31,7 @@ export function addCardOptions(command: Command): Command {
     .option('--virtual <file>', 'use the embedded virtual YubiKey kept in FILE (created if missing; test-only)')
     .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
+    .option('--allow-last-pin-try', 'try the PIN even when only one try is left (a wrong PIN then blocks the card)')
     .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space').argParser(collect).hideHelp());
 }
 
@@ -40,11 +41,12 @@ export interface CardFlags {
   firmware?: string;
   serial?: number;
   fault?: string[];
+  allowLastPinTry?: boolean;
 }
 
 /** Commander's flag names → the one CardSelection type every command shares. */
 export function cardSelection(flags: CardFlags): CardSelection {
-  return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault };
+  return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault, allowLastPinTry: flags.allowLastPinTry };
 }
 
 

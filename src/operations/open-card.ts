@@ -25,6 +25,8 @@ export interface CardSelection {
   serial?: number;
   /** Faults of the virtual card (tests and demonstrations). */
   faults?: string[];
+  /** Let the PIN guard use the last PIN/PUK try (never implied by --force). */
+  allowLastPinTry?: boolean;
 }
 
 export interface OpenedCard {
@@ -99,7 +101,7 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
     }
     const transport = await openPcscCard(selection.reader);
     try {
-      return { session: await PivSession.open(transport), readerName: transport.name, close: () => transport.close() };
+      return { session: await PivSession.open(transport, { allowLastPinTry: selection.allowLastPinTry }), readerName: transport.name, close: () => transport.close() };
     } catch (error) {
       await transport.close();
       throw error;
@@ -111,7 +113,7 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
     serial: selection.serial,
     faults: parseFaults(selection.faults),
   });
-  const session = await PivSession.open(transport);
+  const session = await PivSession.open(transport, { allowLastPinTry: selection.allowLastPinTry });
   return {
     session,
     createdVirtualCard: created ? selection.virtual : undefined,

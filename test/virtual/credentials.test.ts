@@ -20,13 +20,17 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe('PIN and PUK', () => {
   test('a wrong PIN counts down, then blocks; the right PIN then no longer works', async () => {
-    const { session } = await openTestCard();
-    for (const left of [2, 1, 0]) {
-      const error = await rejection(session.verifyPin('654321'));
+    // The card's own counting: a session that may use the last try, and a new wrong PIN each time (the PIN guard
+    // never sends one the card refused).
+    const card = await openTestCard({ session: { allowLastPinTry: true } });
+    const { session } = card;
+    for (const [index, left] of [2, 1, 0].entries()) {
+      const error = await rejection(session.verifyPin(`65432${index}`));
       expect(error).toBeInstanceOf(WrongPinError);
       expect((error as WrongPinError).attemptsRemaining).toBe(left);
       expect((error as WrongPinError).credential).toBe('PIN');
     }
+    expect((await raw(card, '0020008008313233343536FFFF')).sw).toBe('6983'); // the right PIN, sent raw: blocked
     await expect(session.verifyPin(DEFAULT_PIN)).rejects.toBeInstanceOf(PinBlockedError);
     expect(await session.getPinAttempts()).toBe(0);
   });

@@ -31,6 +31,7 @@ export interface BatchFlags extends HostAccessFlags {
   reader?: string[];
   yes?: boolean;
   force?: boolean;
+  allowLastPinTry?: boolean;
   json?: boolean;
   csv?: boolean;
   /** How long to wait for cards not yet inserted (non-interactive). */
@@ -93,6 +94,7 @@ function enrollFlagsFor(entry: ManifestEntry, reader: string, flags: BatchFlags,
     out: flags.out === undefined ? undefined : join(flags.out, entry.user),
     inventory,
     force: flags.force,
+    allowLastPinTry: flags.allowLastPinTry,
     keepDefaultCredentials: flags.keepDefaultCredentials,
     yes: true,
     json: true,

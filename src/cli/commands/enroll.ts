@@ -7,7 +7,7 @@ import { UsageError, PivEnrollError } from '../../errors.js';
 import { parseDistinguishedName } from '../../operations/distinguished-name.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { connectForEnrollment } from '../../operations/enroll/connect.js';
-import { applyEnrollment, defaultEnrollDependencies, EnrollmentError, type EnrollDependencies, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
+import { applyEnrollment, currentPin, defaultEnrollDependencies, EnrollmentError, type EnrollDependencies, type EnrollmentResult, type StepName } from '../../operations/enroll/apply.js';
 import type { CardInspection } from '../../operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions, type KeySource } from '../../operations/enroll/options.js';
 import { describePlan, missingInputs, planEnrollment } from '../../operations/enroll/plan.js';
@@ -170,7 +170,7 @@ export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEn
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     backend,
-    card: { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.faults },
+    card: { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.faults, allowLastPinTry: flags.allowLastPinTry },
     slot: slot!,
     algorithm: algorithm!,
     pinPolicy: pinPolicy!,
@@ -388,7 +388,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
         ),
       );
       result = { ...applied, notes: [] };
-      pin = plan.hardening.changePin ? options.secrets.newPin! : (options.secrets.pin ?? FACTORY_PIN);
+      // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
+      pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
     } finally {
       await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
     }
@@ -398,7 +399,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
       const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
       for (const module of pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
         result.verification.push(
-          ...verifyThroughPkcs11({ module, reader: connection.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) }),
+          ...(await verifyThroughPkcs11({ module, reader: connection.readerName, slot: options.slot, algorithm: keyAlgorithmByName(result.algorithm)!, publicKey: result.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) })),
         );
       }
     } else if (pkcs11Modules.length > 0) {

@@ -197,6 +197,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
     const code = await runEnroll(
       {
         ...(flags.virtual !== undefined ? { virtual: flags.virtual } : { reader: flags.reader }),
+        allowLastPinTry: flags.allowLastPinTry,
         slot, algorithm: algorithm.name, subject: String(options.subject ?? `CN=${current.person}`), person: current.person,
         validDays: options.validDays === undefined ? undefined : String(options.validDays), hash: options.hash === undefined ? undefined : String(options.hash),
         keySource: 'host', force: true, keepDefaultCredentials: true, comment, yes: true, json: true, inventory: location, pkcs11: flags.pkcs11,

@@ -64,6 +64,14 @@ export interface EnrollmentResult {
   hardened: { pin: boolean; puk: boolean; managementKey?: string };
 }
 
+/**
+ * The PIN the card has before the enrollment: the factory default where the card says it still has it (a PIN given
+ * then is not the card's), else the one given. The PKCS#11 checks afterwards use the same rule (or the new PIN).
+ */
+export function currentPin(inspection: CardInspection, secrets: EnrollOptions['secrets']): string {
+  return inspection.pinIsDefault === true ? FACTORY_PIN : secrets.pin!;
+}
+
 export async function applyEnrollment(
   target: EnrollmentTarget,
   inspection: CardInspection,
@@ -77,7 +85,7 @@ export async function applyEnrollment(
   // Start making a host key now: it overlaps with the credential steps' card I/O.
   const hostKey = plan.key.action === 'import-host-key' ? deps.generateKeyPair(plan.key.algorithm) : undefined;
   hostKey?.catch(() => undefined); // a failure surfaces where the key is awaited
-  let pin = inspection.pinIsDefault === true ? FACTORY_PIN : options.secrets.pin!;
+  let pin = currentPin(inspection, options.secrets);
   const hardened: EnrollmentResult['hardened'] = { pin: false, puk: false };
 
   // 1. Credentials: a new PIN and PUK first, then the management key (its protected copy needs the new PIN).
