@@ -99,14 +99,24 @@ export class Pkcs11UnavailableError extends Pkcs11Error {}
 export const PKCS11JS_ADVICE = 'the pkcs11js module is not installed or did not build (it needs python3, make and g++ at npm install): run npm install again';
 
 let loaded: PkcsLib | undefined;
+const require = createRequire(import.meta.url);
 
+/**
+ * Loads pkcs11js here for its constants (the PKCS11 class is used in the host process: pkcs11-host.ts),
+ * which also tells early whether it is there.
+ */
 export function loadPkcs11(): PkcsLib {
   if (!loaded) {
     try {
-      loaded = createRequire(import.meta.url)('pkcs11js') as PkcsLib;
+      loaded = require('pkcs11js') as PkcsLib;
     } catch (error) {
       throw new Pkcs11UnavailableError(`PKCS#11 is not available: ${PKCS11JS_ADVICE}`, { cause: error });
     }
   }
   return loaded;
+}
+
+/** Where pkcs11js is, for the host process to load it from (call loadPkcs11 first). */
+export function pkcs11jsPath(): string {
+  return require.resolve('pkcs11js');
 }

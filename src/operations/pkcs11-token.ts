@@ -2,7 +2,8 @@
  * One PIV card seen through a PKCS#11 module (pkcs11js): load, find the one token (optionally in a named
  * reader), open a read-write session, log in as user (PIN) or security officer (ykcs11: the management
  * key in hex), find objects by PIV slot. Module return codes become typed errors here, once.
- * Calls are synchronous (pkcs11js): fine for a CLI that does one thing at a time.
+ * The module runs in the PKCS#11 host process (pkcs11-host.ts), so every call is asynchronous and bounded in
+ * time: a call that does not return is a Pkcs11TimeoutError naming the module and the call.
  */
 import { PivEnrollError } from '../errors.js';
 import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
@@ -10,10 +11,11 @@ import { digest, digestInfo, type HashName } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import type { FirmwareVersion } from '../spec/firmware.js';
 import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
-
-import { loadPkcs11, type Pkcs11Api, type Pkcs11Handle, type PkcsLib } from './pkcs11-binding.js';
+import { loadPkcs11, type Pkcs11Handle, type PkcsLib } from './pkcs11-binding.js';
+import { pkcs11Timeouts, RemoteModule, type Pkcs11Timeouts, type RemotePkcs11 } from './pkcs11-host.js';
 
 export type { Pkcs11Handle } from './pkcs11-binding.js';
+export { Pkcs11TimeoutError, type Pkcs11Timeouts } from './pkcs11-host.js';
 
 /** Token flags (PKCS#11 2.40 §5.3): what a module tells about the user PIN's retry counter. */
 const CKF_USER_PIN_COUNT_LOW = 0x10000;
@@ -38,42 +40,75 @@ function returnCode(error: unknown): string {
   return /CKR_[A-Z_]+/.exec((error as Error).message)?.[0] ?? (error as Error).message;
 }
 
+/** What a module refused (a return code), as opposed to our typed errors (a timeout, a crashed host). */
+function isModuleError(error: unknown): boolean {
+  return !(error instanceof PivEnrollError);
+}
+
 export class Pkcs11Token {
   private loggedIn: 'user' | 'so' | undefined;
 
   private constructor(
     readonly lib: PkcsLib,
-    readonly pkcs11: Pkcs11Api,
+    private readonly remote: RemoteModule,
     readonly module: Pkcs11Module,
     private readonly slot: Buffer,
     readonly session: Pkcs11Handle,
   ) {}
 
-  /** Opens the one token the module sees (in `reader`, when given). */
-  static open(module: Pkcs11Module, reader?: string): Pkcs11Token {
+  /** The module's calls (through the host process). */
+  get pkcs11(): RemotePkcs11 {
+    return this.remote.api;
+  }
+
+  /**
+   * Opens the one token the module sees (in `reader`, when given). `timeouts` bound each call
+   * (default: pkcs11Timeouts(), which PIV_ENROLL_PKCS11_TIMEOUT_MS can shorten or lengthen).
+   */
+  static async open(module: Pkcs11Module, reader?: string, timeouts: Pkcs11Timeouts = pkcs11Timeouts()): Promise<Pkcs11Token> {
     const lib = loadPkcs11();
-    const pkcs11 = new lib.PKCS11();
+    let remote: RemoteModule;
     try {
-      pkcs11.load(module.path);
+      remote = await RemoteModule.load(module, timeouts);
     } catch (error) {
+      if (!isModuleError(error)) throw error;
       throw new Pkcs11Error(`cannot load the PKCS#11 module ${module.path}: ${(error as Error).message}`);
     }
-    pkcs11.C_Initialize();
+    const pkcs11 = remote.api;
     try {
-      const tokens = pkcs11.C_GetSlotList(true).filter((s) => reader === undefined || pkcs11.C_GetSlotInfo(s).slotDescription.trim().includes(reader));
+      await pkcs11.C_Initialize();
+    } catch (error) {
+      await remote.release().catch(() => undefined);
+      throw error;
+    }
+    try {
+      const tokens: Pkcs11Handle[] = [];
+      for (const slot of await pkcs11.C_GetSlotList(true)) {
+        if (reader === undefined || (await pkcs11.C_GetSlotInfo(slot)).slotDescription.trim().includes(reader)) tokens.push(slot);
+      }
       if (tokens.length === 0) throw new Pkcs11Error(`${module.name} sees no card${reader ? ` in a reader named like "${reader}"` : ''} (is pcscd running and the card inserted?)`);
       if (tokens.length > 1) throw new Pkcs11Error(`${module.name} sees several cards: choose one with --reader`);
-      const session = pkcs11.C_OpenSession(tokens[0]!, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
-      return new Pkcs11Token(lib, pkcs11, module, tokens[0]!, session);
+      const session = await pkcs11.C_OpenSession(tokens[0]!, lib.CKF_SERIAL_SESSION | lib.CKF_RW_SESSION);
+      return new Pkcs11Token(lib, remote, module, tokens[0]!, session);
     } catch (error) {
-      pkcs11.C_Finalize();
+      await Pkcs11Token.finalize(remote);
       throw error;
     }
   }
 
-  info(): TokenInfo {
-    const slotInfo = this.pkcs11.C_GetSlotInfo(this.slot);
-    const token = this.pkcs11.C_GetTokenInfo(this.slot);
+  /** C_Finalize and forget the module, unless it was abandoned (then there is nothing left to finalize). */
+  private static async finalize(remote: RemoteModule): Promise<void> {
+    if (!remote.alive) return;
+    try {
+      await remote.api.C_Finalize();
+    } finally {
+      await remote.release();
+    }
+  }
+
+  async info(): Promise<TokenInfo> {
+    const slotInfo = await this.pkcs11.C_GetSlotInfo(this.slot);
+    const token = await this.pkcs11.C_GetTokenInfo(this.slot);
     const serial = /^\s*(\d{1,10})\s*$/.exec(token.serialNumber)?.[1];
     const { major, minor } = token.firmwareVersion;
     const firmware = this.module.name === 'ykcs11' || /ykcs11/.test(this.module.path) ? { major, minor: Math.floor(minor / 10), patch: minor % 10 } : undefined;
@@ -89,27 +124,28 @@ export class Pkcs11Token {
   }
 
   /** Logs in as the PIV user (PIN) or, with ykcs11, as security officer (the management key in hex). */
-  login(who: 'user' | 'so', secret: string): void {
+  async login(who: 'user' | 'so', secret: string): Promise<void> {
     if (this.loggedIn === who) return;
-    this.logout();
+    await this.logout();
     try {
-      this.pkcs11.C_Login(this.session, who === 'user' ? this.lib.CKU_USER : this.lib.CKU_SO, secret);
+      await this.pkcs11.C_Login(this.session, who === 'user' ? this.lib.CKU_USER : this.lib.CKU_SO, secret);
     } catch (error) {
+      if (!isModuleError(error)) throw error;
       const code = returnCode(error);
       if (code === 'CKR_USER_ALREADY_LOGGED_IN') {
         this.loggedIn = who;
         return;
       }
-      throw this.loginError(who, code);
+      throw await this.loginError(who, code);
     }
     this.loggedIn = who;
   }
 
   /** Whether the management key given is the card's (no retry counter: trying is safe). Leaves the token logged out. */
-  trySoLogin(secret: string): boolean {
+  async trySoLogin(secret: string): Promise<boolean> {
     try {
-      this.login('so', secret);
-      this.logout();
+      await this.login('so', secret);
+      await this.logout();
       return true;
     } catch (error) {
       if (error instanceof ManagementKeyError) return false;
@@ -118,25 +154,27 @@ export class Pkcs11Token {
   }
 
   /** The context-specific login a PIN-always key wants right after C_SignInit. */
-  loginForSignature(pin: string): void {
+  async loginForSignature(pin: string): Promise<void> {
     try {
-      this.pkcs11.C_Login(this.session, this.lib.CKU_CONTEXT_SPECIFIC, pin);
+      await this.pkcs11.C_Login(this.session, this.lib.CKU_CONTEXT_SPECIFIC, pin);
     } catch (error) {
-      throw this.loginError('user', returnCode(error));
+      if (!isModuleError(error)) throw error;
+      throw await this.loginError('user', returnCode(error));
     }
   }
 
-  logout(): void {
+  async logout(): Promise<void> {
     if (this.loggedIn === undefined) return;
     try {
-      this.pkcs11.C_Logout(this.session);
-    } catch {
+      await this.pkcs11.C_Logout(this.session);
+    } catch (error) {
+      if (!isModuleError(error)) throw error;
       // already logged out (e.g. the card was reset)
     }
     this.loggedIn = undefined;
   }
 
-  private loginError(who: 'user' | 'so', code: string): PivEnrollError {
+  private async loginError(who: 'user' | 'so', code: string): Promise<PivEnrollError> {
     if (who === 'so') {
       return new ManagementKeyError(
         code === 'CKR_PIN_INCORRECT'
@@ -144,7 +182,7 @@ export class Pkcs11Token {
           : `${this.module.name} refused the management key (${code})`,
       );
     }
-    const { pinTriesRemaining, pinCountLow } = this.info();
+    const { pinTriesRemaining, pinCountLow } = await this.info();
     if (code === 'CKR_PIN_LOCKED' || pinTriesRemaining === 0) return new PinBlockedError('PIN');
     if (code === 'CKR_PIN_INCORRECT') {
       if (pinTriesRemaining === 1) return new WrongPinError('PIN', 1);
@@ -154,23 +192,25 @@ export class Pkcs11Token {
   }
 
   /** The object of this class for a PIV slot (by CKA_ID), if the module shows one. */
-  findSlotObject(objectClass: number, slot: number): Pkcs11Handle | undefined {
-    this.pkcs11.C_FindObjectsInit(this.session, [
+  async findSlotObject(objectClass: number, slot: number): Promise<Pkcs11Handle | undefined> {
+    await this.pkcs11.C_FindObjectsInit(this.session, [
       { type: this.lib.CKA_CLASS, value: objectClass },
       { type: this.lib.CKA_ID, value: Buffer.from([pkcs11KeyId(slot)]) },
     ]);
     try {
-      return this.pkcs11.C_FindObjects(this.session) ?? undefined;
+      return (await this.pkcs11.C_FindObjects(this.session)) ?? undefined;
     } finally {
-      this.pkcs11.C_FindObjectsFinal(this.session);
+      if (this.remote.alive) await this.pkcs11.C_FindObjectsFinal(this.session);
     }
   }
 
-  attribute(object: Pkcs11Handle, type: number): Buffer | undefined {
+  /** The attribute's value; undefined when the module refuses it (not shown, not that type of object). */
+  async attribute(object: Pkcs11Handle, type: number): Promise<Buffer | undefined> {
     try {
-      const [value] = this.pkcs11.C_GetAttributeValue(this.session, object, [{ type }]);
+      const [value] = await this.pkcs11.C_GetAttributeValue(this.session, object, [{ type }]);
       return Buffer.isBuffer(value?.value) ? value.value : undefined;
-    } catch {
+    } catch (error) {
+      if (!isModuleError(error)) throw error;
       return undefined;
     }
   }
@@ -180,36 +220,38 @@ export class Pkcs11Token {
    * CKM_ECDSA over the digest, CKM_EDDSA over the message; a context-specific login for PIN-always keys.
    * Returns what the module returns: ECDSA as r‖s. Logs in as user first.
    */
-  sign(slot: number, algorithm: KeyAlgorithmInfo, message: Uint8Array, hash: HashName, pin: string): Uint8Array {
-    this.login('user', pin);
-    const key = this.findSlotObject(this.lib.CKO_PRIVATE_KEY, slot);
+  async sign(slot: number, algorithm: KeyAlgorithmInfo, message: Uint8Array, hash: HashName, pin: string): Promise<Uint8Array> {
+    await this.login('user', pin);
+    const key = await this.findSlotObject(this.lib.CKO_PRIVATE_KEY, slot);
     if (!key) throw new Pkcs11Error(`${this.module.name} shows no private key for the slot (it needs a certificate in the slot)`);
-    const always = this.attribute(key, this.lib.CKA_ALWAYS_AUTHENTICATE)?.[0] === 1;
+    const always = (await this.attribute(key, this.lib.CKA_ALWAYS_AUTHENTICATE))?.[0] === 1;
     const [mechanism, data] =
       algorithm.kind === 'rsa' ? [this.lib.CKM_RSA_PKCS, digestInfo(hash, digest(hash, message))]
       : algorithm.kind === 'ec' ? [this.lib.CKM_ECDSA, digest(hash, message)]
       : [CKM_EDDSA, message];
-    this.call('start a signature', () => this.pkcs11.C_SignInit(this.session, { mechanism }, key));
-    if (always) this.loginForSignature(pin);
-    return new Uint8Array(this.call('sign', () => this.pkcs11.C_Sign(this.session, Buffer.from(data), Buffer.alloc(1024))));
+    await this.call('start a signature', () => this.pkcs11.C_SignInit(this.session, { mechanism }, key));
+    if (always) await this.loginForSignature(pin);
+    return new Uint8Array(await this.call('sign', () => this.pkcs11.C_Sign(this.session, Buffer.from(data), Buffer.alloc(1024))));
   }
 
   /** Runs a module call, turning its return code into a Pkcs11Error that says what was being done. */
-  call<T>(what: string, action: () => T): T {
+  async call<T>(what: string, action: () => Promise<T>): Promise<T> {
     try {
-      return action();
+      return await action();
     } catch (error) {
-      if (error instanceof PivEnrollError) throw error;
+      if (!isModuleError(error)) throw error;
       throw new Pkcs11Error(`${this.module.name} could not ${what}: ${returnCode(error)}`);
     }
   }
 
-  close(): void {
-    this.logout();
+  /** Logs out, closes the session and finalizes; after a timeout there is nothing left to close. */
+  async close(): Promise<void> {
+    if (!this.remote.alive) return;
+    await this.logout();
     try {
-      this.pkcs11.C_CloseSession(this.session);
+      await this.pkcs11.C_CloseSession(this.session);
     } finally {
-      this.pkcs11.C_Finalize();
+      await Pkcs11Token.finalize(this.remote);
     }
   }
 }

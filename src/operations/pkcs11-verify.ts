@@ -26,35 +26,41 @@ function check(ssh: string, legacy: boolean, module: string, outcome: { valid: b
   return { algorithm: ssh, path: 'pkcs11', module, legacy, ...outcome };
 }
 
-export function verifyThroughPkcs11(target: Pkcs11Target): SignatureCheck[] {
+/**
+ * Every SSH signature algorithm of the key, signed through the module and verified. Never throws: what went
+ * wrong (a module that does not return is abandoned after its time bound) is each check's error.
+ */
+export async function verifyThroughPkcs11(target: Pkcs11Target): Promise<SignatureCheck[]> {
   const algorithms = sshSignatureAlgorithms(target.algorithm);
   const failAll = (error: string): SignatureCheck[] => algorithms.map((a) => check(a.name, a.legacy, target.module.name, { valid: false, error }));
   let token: Pkcs11Token;
   try {
-    token = Pkcs11Token.open(target.module, target.reader);
+    token = await Pkcs11Token.open(target.module, target.reader);
   } catch (error) {
     return failAll((error as Error).message);
   }
   try {
-    token.login('user', target.pin);
-    if (target.algorithm.kind === 'ed25519' && !token.findSlotObject(token.lib.CKO_PRIVATE_KEY, target.slot)) {
+    await token.login('user', target.pin);
+    if (target.algorithm.kind === 'ed25519' && !(await token.findSlotObject(token.lib.CKO_PRIVATE_KEY, target.slot))) {
       // OpenSC 0.23 and ykcs11 2.2 do not expose Ed25519 PIV keys (and ssh needs OpenSSH 10.1 for them).
       return algorithms.map((a) => ({ ...check(a.name, a.legacy, target.module.name, { valid: false, error: 'this module does not offer Ed25519 PIV keys; ssh -I cannot use this key through it' }), unsupported: true }));
     }
-    return algorithms.map((ssh) => {
+    const checks: SignatureCheck[] = [];
+    for (const ssh of algorithms) {
       const challenge = target.random(32);
       try {
-        const signature = token.sign(target.slot, target.algorithm, challenge, ssh.hash ?? 'sha512', target.pin);
+        const signature = await token.sign(target.slot, target.algorithm, challenge, ssh.hash ?? 'sha512', target.pin);
         // PKCS#11 returns ECDSA signatures as r‖s, not DER.
-        return check(ssh.name, ssh.legacy, target.module.name, { valid: verifySignature(target.algorithm, target.publicKey, challenge, signature, ssh.hash, 'ieee-p1363') });
+        checks.push(check(ssh.name, ssh.legacy, target.module.name, { valid: verifySignature(target.algorithm, target.publicKey, challenge, signature, ssh.hash, 'ieee-p1363') }));
       } catch (error) {
-        return check(ssh.name, ssh.legacy, target.module.name, { valid: false, error: (error as Error).message });
+        checks.push(check(ssh.name, ssh.legacy, target.module.name, { valid: false, error: (error as Error).message }));
       }
-    });
+    }
+    return checks;
   } catch (error) {
     return failAll((error as Error).message);
   } finally {
-    token.close();
+    await token.close().catch(() => undefined); // the checks say what went wrong; a failed C_Finalize adds nothing
   }
 }
 
@@ -62,14 +68,14 @@ export function verifyThroughPkcs11(target: Pkcs11Target): SignatureCheck[] {
  * The key of a PIV slot as a PKCS#11 module shows it (its certificate object: what `ssh-keygen -D` and
  * `ssh -I` use). No login needed. `reader` narrows the module's slots to one PC/SC reader.
  */
-export function readCertificateThroughPkcs11(module: Pkcs11Module, slot: number, reader?: string): Uint8Array {
-  const token = Pkcs11Token.open(module, reader);
+export async function readCertificateThroughPkcs11(module: Pkcs11Module, slot: number, reader?: string): Promise<Uint8Array> {
+  const token = await Pkcs11Token.open(module, reader);
   try {
-    const object = token.findSlotObject(token.lib.CKO_CERTIFICATE, slot);
-    const value = object ? token.attribute(object, token.lib.CKA_VALUE) : undefined;
+    const object = await token.findSlotObject(token.lib.CKO_CERTIFICATE, slot);
+    const value = object ? await token.attribute(object, token.lib.CKA_VALUE) : undefined;
     if (!value) throw new Pkcs11Error(`${module.name} shows no certificate for the slot, so ssh -I sees no key there`);
     return new Uint8Array(value);
   } finally {
-    token.close();
+    await token.close();
   }
 }

@@ -26,7 +26,7 @@ export async function runExport(flags: ExportFlags, output: Output): Promise<num
   if (via === 'pkcs11') {
     const [module] = selectPkcs11Modules(flags.module ?? 'opensc');
     if (!module) throw new UsageError('no PKCS#11 module given');
-    output.result(exportThroughPkcs11(readCertificateThroughPkcs11(module, slot!, flags.reader), slot!, flags.format as ExportFormat, flags.comment).text);
+    output.result(exportThroughPkcs11(await readCertificateThroughPkcs11(module, slot!, flags.reader), slot!, flags.format as ExportFormat, flags.comment).text);
     return 0;
   }
   const card = await openCard(flags);

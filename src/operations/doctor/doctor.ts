@@ -174,7 +174,7 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
     async finish(readerName: string | undefined): Promise<DoctorReport> {
       if (algorithm && publicKey && readerName) {
         for (const module of options.modules) {
-          signatures.push(...verifyThroughPkcs11({ module, reader: readerName, slot: options.slot, algorithm, publicKey, pin: options.pin, random: (n) => new Uint8Array(randomBytes(n)) }));
+          signatures.push(...(await verifyThroughPkcs11({ module, reader: readerName, slot: options.slot, algorithm, publicKey, pin: options.pin, random: (n) => new Uint8Array(randomBytes(n)) })));
         }
       }
       if (signatures.length > 0) findings.push(...signatureFindings(signatures));

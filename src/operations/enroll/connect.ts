@@ -30,10 +30,10 @@ export interface EnrollmentConnection {
 
 export async function connectForEnrollment(options: EnrollOptions, fallback: FallbackPolicy): Promise<EnrollmentConnection> {
   if (options.backend.kind === 'pkcs11') {
-    const token = Pkcs11Token.open(options.backend.module, options.card.reader);
-    const info = token.info();
+    const token = await Pkcs11Token.open(options.backend.module, options.card.reader);
+    const info = await token.info();
     if (!info.firmware) {
-      token.close();
+      await token.close();
       throw new Pkcs11Error(`${options.backend.module.name} does not report the YubiKey firmware: the PKCS#11 backend enrolls through ykcs11`);
     }
     const target = pkcs11Target(token);

@@ -19,9 +19,9 @@ const P384_PARAMS = '06052b81040022';
 /** Firmware assumed when the module does not report the YubiKey's own (OpenSC): the oldest with metadata. */
 const UNKNOWN_FIRMWARE = { major: 0, minor: 0, patch: 0 };
 
-export function inspectThroughPkcs11(token: Pkcs11Token, slot: number): CardInspection {
+export async function inspectThroughPkcs11(token: Pkcs11Token, slot: number): Promise<CardInspection> {
   const { lib } = token;
-  const info = token.info();
+  const info = await token.info();
   const inspection: CardInspection = {
     cardName: info.reader,
     firmware: info.firmware ?? UNKNOWN_FIRMWARE,
@@ -29,17 +29,17 @@ export function inspectThroughPkcs11(token: Pkcs11Token, slot: number): CardInsp
     pinAttemptsRemaining: info.pinTriesRemaining,
     // ykcs11 before 2.3 speaks TDES only; an AES key shows up as "not the default" and fails to log in.
     managementKeyAlgorithm: managementKeyAlgorithmByName('TDES')!,
-    managementKeyIsDefault: token.trySoLogin(toHex(DEFAULT_MANAGEMENT_KEY).toLowerCase()),
+    managementKeyIsDefault: await token.trySoLogin(toHex(DEFAULT_MANAGEMENT_KEY).toLowerCase()),
     managementKeyProtected: false,
     slot: {},
   };
-  const certificate = token.findSlotObject(lib.CKO_CERTIFICATE, slot);
-  const privateKey = token.findSlotObject(lib.CKO_PRIVATE_KEY, slot);
-  const publicObject = token.findSlotObject(lib.CKO_PUBLIC_KEY, slot);
+  const certificate = await token.findSlotObject(lib.CKO_CERTIFICATE, slot);
+  const privateKey = await token.findSlotObject(lib.CKO_PRIVATE_KEY, slot);
+  const publicObject = await token.findSlotObject(lib.CKO_PUBLIC_KEY, slot);
   // Private key objects stay hidden until a login: the public key object tells that a key is there.
   inspection.slot.hasKey = privateKey !== undefined || publicObject !== undefined;
   let summary: ReturnType<typeof summarizeCertificate> | undefined;
-  const der = certificate ? token.attribute(certificate, lib.CKA_VALUE) : undefined;
+  const der = certificate ? await token.attribute(certificate, lib.CKA_VALUE) : undefined;
   if (der) {
     try {
       summary = summarizeCertificate(der);
@@ -51,7 +51,7 @@ export function inspectThroughPkcs11(token: Pkcs11Token, slot: number): CardInsp
   const certificateKey = summary ? createPublicKey({ key: Buffer.from(summary.subjectPublicKeyInfo), format: 'der', type: 'spki' }) : undefined;
   // The key's type decides how to read its public key object; the certificate's key tells it first.
   const keyType = certificateKey ? describeKey(certificateKey) : undefined;
-  const fromObject = publicObject && keyType ? publicKeyThroughPkcs11(token, publicObject, keyType) : publicObject ? readAnyPublicKey(token, publicObject) : undefined;
+  const fromObject = publicObject && keyType ? await publicKeyThroughPkcs11(token, publicObject, keyType) : publicObject ? await readAnyPublicKey(token, publicObject) : undefined;
   const publicKey = fromObject ?? certificateKey;
   if (publicKey) {
     inspection.slot.publicKey = publicKey;
@@ -61,10 +61,10 @@ export function inspectThroughPkcs11(token: Pkcs11Token, slot: number): CardInsp
   return inspection;
 }
 
-function readAnyPublicKey(token: Pkcs11Token, object: Buffer): ReturnType<typeof publicKeyThroughPkcs11> {
-  const keyType = token.attribute(object, token.lib.CKA_KEY_TYPE)?.readUInt32LE(0);
+async function readAnyPublicKey(token: Pkcs11Token, object: Buffer): ReturnType<typeof publicKeyThroughPkcs11> {
+  const keyType = (await token.attribute(object, token.lib.CKA_KEY_TYPE))?.readUInt32LE(0);
   let algorithm: KeyAlgorithmInfo | undefined;
-  if (keyType === token.lib.CKK_RSA) algorithm = keyAlgorithmByName(`RSA${(token.attribute(object, token.lib.CKA_MODULUS)?.length ?? 0) * 8}`);
-  else if (keyType === token.lib.CKK_EC) algorithm = keyAlgorithmByName(token.attribute(object, token.lib.CKA_EC_PARAMS)?.toString('hex') === P384_PARAMS ? 'ECCP384' : 'ECCP256');
+  if (keyType === token.lib.CKK_RSA) algorithm = keyAlgorithmByName(`RSA${((await token.attribute(object, token.lib.CKA_MODULUS))?.length ?? 0) * 8}`);
+  else if (keyType === token.lib.CKK_EC) algorithm = keyAlgorithmByName((await token.attribute(object, token.lib.CKA_EC_PARAMS))?.toString('hex') === P384_PARAMS ? 'ECCP384' : 'ECCP256');
   return algorithm ? publicKeyThroughPkcs11(token, object, algorithm) : undefined;
 }

@@ -42,15 +42,15 @@ function unwrapEcPoint(value: Buffer): Uint8Array {
 }
 
 /** The public key the module shows for a slot (from its public key object). */
-export function publicKeyThroughPkcs11(token: Pkcs11Token, object: Pkcs11Handle, algorithm: KeyAlgorithmInfo): KeyObject | undefined {
+export async function publicKeyThroughPkcs11(token: Pkcs11Token, object: Pkcs11Handle, algorithm: KeyAlgorithmInfo): Promise<KeyObject | undefined> {
   const { lib } = token;
   if (algorithm.kind === 'rsa') {
-    const modulus = token.attribute(object, lib.CKA_MODULUS);
-    const exponent = token.attribute(object, lib.CKA_PUBLIC_EXPONENT);
+    const modulus = await token.attribute(object, lib.CKA_MODULUS);
+    const exponent = await token.attribute(object, lib.CKA_PUBLIC_EXPONENT);
     return modulus && exponent ? rsaPublicKeyFromComponents(modulus, exponent) : undefined;
   }
   if (algorithm.kind === 'ec') {
-    const point = token.attribute(object, lib.CKA_EC_POINT);
+    const point = await token.attribute(object, lib.CKA_EC_POINT);
     return point ? ecPublicKeyFromPoint(algorithm.curve!, unwrapEcPoint(point)) : undefined;
   }
   return undefined;
@@ -59,12 +59,12 @@ export function publicKeyThroughPkcs11(token: Pkcs11Token, object: Pkcs11Handle,
 export function pkcs11Target(token: Pkcs11Token): EnrollmentTarget {
   const { lib, pkcs11, session } = token;
   let managementKeyHex: string | undefined;
-  const asOfficer = (): void => token.login('so', managementKeyHex ?? unsupported('write to the card before authenticating'));
+  const asOfficer = (): Promise<void> => token.login('so', managementKeyHex ?? unsupported('write to the card before authenticating'));
   const idFor = (slot: number): Buffer => Buffer.from([pkcs11KeyId(slot)]);
 
-  const writeCertificate = (slot: number, der: Uint8Array): void => {
-    asOfficer();
-    token.call('write the certificate', () =>
+  const writeCertificate = async (slot: number, der: Uint8Array): Promise<void> => {
+    await asOfficer();
+    await token.call('write the certificate', () =>
       pkcs11.C_CreateObject(session, [
         { type: lib.CKA_CLASS, value: lib.CKO_CERTIFICATE },
         { type: lib.CKA_CERTIFICATE_TYPE, value: lib.CKC_X_509 },
@@ -77,36 +77,37 @@ export function pkcs11Target(token: Pkcs11Token): EnrollmentTarget {
   return {
     backend: 'pkcs11',
     async changePin(current, next) {
-      token.logout();
-      token.call('change the PIN', () => pkcs11.C_SetPIN(session, current, next));
+      await token.logout();
+      await token.call('change the PIN', () => pkcs11.C_SetPIN(session, current, next));
     },
     changePuk: async () => unsupported('change the PUK (a PKCS#11 module has no call for it)'),
     async authenticate(inspection: CardInspection, secrets, pin) {
       // The PIN first: a wrong one must stop the enrollment before anything is written.
-      token.login('user', pin);
-      token.logout();
+      await token.login('user', pin);
+      await token.logout();
       const key = inspection.managementKeyIsDefault === true ? DEFAULT_MANAGEMENT_KEY : secrets.managementKey;
       if (!key) unsupported('read a PIN-protected management key: give it with PIV_MANAGEMENT_KEY or --management-key-file');
       managementKeyHex = toHex(key).toLowerCase();
-      asOfficer();
+      await asOfficer();
     },
     replaceManagementKey: async () => unsupported('store a management key PIN-protected on the card'),
     async generateKey(slot, algorithm) {
-      asOfficer();
+      await asOfficer();
       const id = idFor(slot);
-      const pair = token.call('generate the key', () =>
+      // Bounded by the key generation's own time bound (pkcs11-host.ts), not the per-call one.
+      const pair = await token.call('generate the key', () =>
         algorithm.kind === 'rsa'
           ? pkcs11.C_GenerateKeyPair(session, { mechanism: lib.CKM_RSA_PKCS_KEY_PAIR_GEN }, [{ type: lib.CKA_ID, value: id }, { type: lib.CKA_MODULUS_BITS, value: algorithm.bits }], [{ type: lib.CKA_ID, value: id }])
           : algorithm.kind === 'ec'
             ? pkcs11.C_GenerateKeyPair(session, { mechanism: lib.CKM_EC_KEY_PAIR_GEN }, [{ type: lib.CKA_ID, value: id }, { type: lib.CKA_EC_PARAMS, value: CURVE_PARAMS[algorithm.curve!] }], [{ type: lib.CKA_ID, value: id }])
             : unsupported(`generate ${algorithm.name} keys`),
       );
-      const publicKey = publicKeyThroughPkcs11(token, pair.publicKey, algorithm);
+      const publicKey = await publicKeyThroughPkcs11(token, pair.publicKey, algorithm);
       if (!publicKey) throw new Pkcs11Error(`${token.module.name} generated the key but did not show its public key`);
       return { publicKey };
     },
     async importKey(slot, privateKey) {
-      asOfficer();
+      await asOfficer();
       const id = idFor(slot);
       const type = privateKey.asymmetricKeyType;
       let template;
@@ -129,17 +130,17 @@ export function pkcs11Target(token: Pkcs11Token): EnrollmentTarget {
           { type: lib.CKA_VALUE, value: Buffer.from(ecPrivateScalar(privateKey, curve)) },
         ];
       } else unsupported(`import ${type} keys`);
-      token.call('import the key', () => pkcs11.C_CreateObject(session, [{ type: lib.CKA_CLASS, value: lib.CKO_PRIVATE_KEY }, { type: lib.CKA_ID, value: id }, ...template]));
+      await token.call('import the key', () => pkcs11.C_CreateObject(session, [{ type: lib.CKA_CLASS, value: lib.CKO_PRIVATE_KEY }, { type: lib.CKA_ID, value: id }, ...template]));
     },
     async signingKey(slot, algorithm, publicKey, _pinPolicy, pin): Promise<CardKey> {
-      if (!token.findSlotObject(lib.CKO_CERTIFICATE, slot)) writeCertificate(slot, await placeholderCertificate(publicKey, algorithm));
+      if (!(await token.findSlotObject(lib.CKO_CERTIFICATE, slot))) await writeCertificate(slot, await placeholderCertificate(publicKey, algorithm));
       return {
         algorithm,
         path: 'pkcs11',
         module: token.module.name,
         sign: async (message, hash) => {
           if (algorithm.kind !== 'rsa' && algorithm.kind !== 'ec') unsupported(`sign with ${algorithm.name} keys`);
-          const signature = token.sign(slot, algorithm, message, hash, pin);
+          const signature = await token.sign(slot, algorithm, message, hash, pin);
           return algorithm.kind === 'ec' ? ecdsaP1363ToDer(signature) : signature; // the card's own encoding: DER
         },
       };

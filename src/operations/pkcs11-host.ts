@@ -1,0 +1,230 @@
+/**
+ * PKCS#11 modules run in a host process of our own, and every call has a time bound: a module that never
+ * returns is abandoned (the process killed) with a Pkcs11TimeoutError naming the module and the call, and the
+ * tool goes on. Seen once: OpenSC's C_Initialize deadlocked in sc_lock while connecting the card, and an
+ * `enroll` with the default checks stopped for good.
+ *
+ * Why a process and not a worker thread (measured, Node 20.20): a worker stuck in a native call (a 20 s
+ * execFileSync('sleep') standing in for the module) cannot be abandoned. worker.terminate() settles only once
+ * the native call returns, and the process does not exit before then either, with worker.unref(),
+ * process.exit() or process.reallyExit(): Node joins its worker threads at exit. A process can be killed at once.
+ *
+ * One host serves every module of a run, one call at a time, so starting node (~50 ms on an idle machine)
+ * is paid once; after a timeout or a crash, the next token gets a new host. Each call costs a round trip over
+ * the IPC channel (~0.1 ms, v8 serialization: Buffers arrive as Buffers, byte for byte).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { UsageError } from '../errors.js';
+import { pkcs11jsPath, type Pkcs11Api } from './pkcs11-binding.js';
+import { pkcs11HostProgram, type HostRequest, type HostResponse } from './pkcs11-host-program.js';
+import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
+
+/** A module call did not return within its bound: the module was abandoned, its process killed. */
+export class Pkcs11TimeoutError extends Pkcs11Error {}
+
+/** Any call but key generation: C_Initialize connecting a card takes well under a second. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** C_GenerateKeyPair: RSA 4096 on a YubiKey takes a minute or more (the card searches primes). */
+export const DEFAULT_KEY_GENERATION_TIMEOUT_MS = 300_000;
+/**
+ * Milliseconds for each module call (tests shorten it). Key generation keeps its own bound unless this is longer.
+ */
+export const PKCS11_TIMEOUT_ENVIRONMENT = 'PIV_ENROLL_PKCS11_TIMEOUT_MS';
+
+export interface Pkcs11Timeouts {
+  callMs: number;
+  keyGenerationMs: number;
+}
+
+export function pkcs11Timeouts(env: NodeJS.ProcessEnv = process.env): Pkcs11Timeouts {
+  const text = env[PKCS11_TIMEOUT_ENVIRONMENT];
+  if (text === undefined || text === '') return { callMs: DEFAULT_CALL_TIMEOUT_MS, keyGenerationMs: DEFAULT_KEY_GENERATION_TIMEOUT_MS };
+  const callMs = Number(text);
+  if (!Number.isInteger(callMs) || callMs <= 0) throw new UsageError(`${PKCS11_TIMEOUT_ENVIRONMENT} takes a whole number of milliseconds, not "${text}"`);
+  return { callMs, keyGenerationMs: Math.max(callMs, DEFAULT_KEY_GENERATION_TIMEOUT_MS) };
+}
+
+/**
+ * pkcs11js's calls, each answered through the host. Arguments are copied there: a call's output buffer
+ * (C_Sign's) is not written back, its return value is the answer.
+ */
+export type RemotePkcs11 = {
+  [Method in Exclude<keyof Pkcs11Api, 'load'>]: (...args: Parameters<Pkcs11Api[Method]>) => Promise<ReturnType<Pkcs11Api[Method]>>;
+};
+
+const REMOTE_METHODS: Record<keyof RemotePkcs11, true> = {
+  C_Initialize: true,
+  C_Finalize: true,
+  C_GetSlotList: true,
+  C_GetSlotInfo: true,
+  C_GetTokenInfo: true,
+  C_OpenSession: true,
+  C_CloseSession: true,
+  C_Login: true,
+  C_Logout: true,
+  C_SetPIN: true,
+  C_CreateObject: true,
+  C_FindObjectsInit: true,
+  C_FindObjects: true,
+  C_FindObjectsFinal: true,
+  C_GetAttributeValue: true,
+  C_GenerateKeyPair: true,
+  C_SignInit: true,
+  C_Sign: true,
+};
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+  module: string;
+  method: string;
+}
+
+function seconds(ms: number): string {
+  return `${ms / 1000} s`;
+}
+
+class HostProcess {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  private nextInstance = 1;
+  /** Set once the process is gone or abandoned: what every later call fails with. */
+  private ended: Error | undefined;
+
+  constructor() {
+    // The source of a self-contained function (pkcs11-host-program.ts), so no file has to be found at run time.
+    this.child = spawn(process.execPath, ['-e', `(${pkcs11HostProgram.toString()})(require, process.argv[1])`, pkcs11jsPath()], {
+      // A module's chatter goes to our stderr: stdout may be --json.
+      stdio: ['ignore', 2, 2, 'ipc'],
+      serialization: 'advanced',
+    });
+    this.child.on('message', (response: HostResponse) => this.answer(response));
+    this.child.on('error', (error) => this.end(new Pkcs11Error(`the PKCS#11 host process failed: ${error.message}`)));
+    this.child.on('exit', (code, signal) => {
+      const how = signal ?? `exit code ${code}`;
+      for (const call of this.pending.values()) call.reject(new Pkcs11Error(`${call.module}: the module's process ended during ${call.method} (${how})`));
+      this.end(new Pkcs11Error(`the PKCS#11 host process ended (${how})`));
+    });
+    this.idle();
+  }
+
+  get alive(): boolean {
+    return this.ended === undefined;
+  }
+
+  newInstance(): number {
+    return this.nextInstance++;
+  }
+
+  call(instance: number, module: string, method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.abandon(id, timeoutMs), timeoutMs);
+      this.pending.set(id, { resolve, reject, timer, module, method });
+      this.busy();
+      this.child.send({ id, instance, method, args } satisfies HostRequest);
+    });
+  }
+
+  /** At our exit: the host must not outlive us, least of all stuck in a module holding the card. */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private answer(response: HostResponse): void {
+    const call = this.pending.get(response.id);
+    if (!call) return; // answered after its timeout: the process is being killed
+    this.pending.delete(response.id);
+    clearTimeout(call.timer);
+    if ('error' in response) call.reject(new Error(response.error));
+    else call.resolve(response.value);
+    this.idle();
+  }
+
+  private abandon(id: number, timeoutMs: number): void {
+    const call = this.pending.get(id);
+    if (!call) return;
+    const error = new Pkcs11TimeoutError(`${call.module}: ${call.method} did not return within ${seconds(timeoutMs)}`);
+    call.reject(error);
+    this.pending.delete(id);
+    this.end(error);
+    this.kill();
+  }
+
+  private end(reason: Error): void {
+    if (this.ended) return;
+    this.ended = reason;
+    for (const call of this.pending.values()) {
+      clearTimeout(call.timer);
+      call.reject(reason);
+    }
+    this.pending.clear();
+    if (current === this) current = undefined;
+    // Killed but not yet reaped (a process in uninterruptible I/O dies later): we do not wait for it.
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+
+  /** Only a call in flight keeps our event loop alive: a token nobody closed must not hold the tool at exit. */
+  private busy(): void {
+    this.child.ref();
+    this.child.channel?.ref();
+  }
+
+  private idle(): void {
+    if (this.pending.size > 0) return;
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+}
+
+let current: HostProcess | undefined;
+let killAtExit = false;
+
+function host(): HostProcess {
+  if (!current) {
+    current = new HostProcess();
+    if (!killAtExit) {
+      killAtExit = true;
+      process.on('exit', () => current?.kill());
+    }
+  }
+  return current;
+}
+
+/** One module loaded in the host: its calls, each under its bound. */
+export class RemoteModule {
+  private constructor(
+    private readonly host: HostProcess,
+    private readonly instance: number,
+    private readonly timeouts: Pkcs11Timeouts,
+    readonly module: Pkcs11Module,
+    readonly api: RemotePkcs11,
+  ) {}
+
+  /** Loads `module` in the host. A failure to load is an Error with the loader's message (dlerror). */
+  static async load(module: Pkcs11Module, timeouts: Pkcs11Timeouts): Promise<RemoteModule> {
+    const hostProcess = host();
+    const instance = hostProcess.newInstance();
+    const bound = (method: string): number => (method === 'C_GenerateKeyPair' ? timeouts.keyGenerationMs : timeouts.callMs);
+    const api = Object.fromEntries(
+      Object.keys(REMOTE_METHODS).map((method) => [method, (...args: unknown[]) => hostProcess.call(instance, module.name, method, args, bound(method))]),
+    ) as RemotePkcs11;
+    // The host's start-up (node, pkcs11js) counts in this first call's bound.
+    await hostProcess.call(instance, module.name, 'load', [module.path], timeouts.callMs);
+    return new RemoteModule(hostProcess, instance, timeouts, module, api);
+  }
+
+  /** False once the host was abandoned (a call did not return) or ended: no call can be made any more. */
+  get alive(): boolean {
+    return this.host.alive;
+  }
+
+  /** Lets the host forget the module (after C_Finalize). */
+  async release(): Promise<void> {
+    if (this.alive) await this.host.call(this.instance, this.module.name, 'release', [], this.timeouts.callMs);
+  }
+}
