@@ -35,7 +35,7 @@ export function parseSlot(text: string): number | undefined {
     'card-authentication': SLOT.CARD_AUTHENTICATION,
   };
   const lower = text.trim().toLowerCase();
-  if (lower in names) return names[lower];
+  if (Object.hasOwn(names, lower)) return names[lower]; // not `in`: "constructor" and "toString" are in every object
   const hex = lower.startsWith('0x') ? lower.slice(2) : lower;
   if (!/^[0-9a-f]{2}$/.test(hex)) return undefined;
   const slot = parseInt(hex, 16);
