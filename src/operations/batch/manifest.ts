@@ -513,12 +513,13 @@ export function parseManifest(text: string, fileName: string): ParsedManifest {
   if (typeof format !== 'string') problems.push(format);
   else {
     const read = format === 'yaml' ? readYaml(text) : readCsv(text);
-    problems.push(...read.problems);
+    // One by one, not push(...list): a manifest of 150,000 bad rows has more problems than a call takes arguments.
+    for (const problem of read.problems) problems.push(problem);
     const userLines = new Map<string, number>();
     const serialLines = new Map<number, number>();
     for (const raw of read.entries) {
       const checked = checkEntry(raw, read.hasUserField);
-      problems.push(...checked.problems);
+      for (const problem of checked.problems) problems.push(problem);
       if (checked.entry) entries.push(checked.entry);
       const { user, cardSerial } = checked;
       if (user !== undefined) {
