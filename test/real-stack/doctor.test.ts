@@ -33,7 +33,7 @@ describe.skipIf(!inject('benchReady'))('piv-enroll doctor against pcscd and a re
 
   const doctorArgs = (port: number, user: string) => [
     CLI, 'doctor', '--reader', 'Yubico YubiKey', '--module', 'opensc', '--host', `${user}@127.0.0.1:${port}`,
-    '--ssh-option', 'StrictHostKeyChecking=no', '--ssh-option', 'UserKnownHostsFile=/dev/null',
+    '--known-hosts', '/dev/null', '--accept-new-host-keys', // each test's sshd has a fresh host key
   ];
 
   test('the original failure: key accepted, signature refused, because the card returns invalid signatures', async () => {
