@@ -35,7 +35,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))
     .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
-    .option('--algorithm <name>', 'RSA2048, RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has)', 'RSA2048')
+    .option('--algorithm <name>', 'RSA2048 (default), RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has); with --import, the key\'s own')
     .option('--pin-policy <policy>', 'default (9c: always), never, once, always')
     .option('--touch-policy <policy>', 'default (never), never, always, cached')
     .option('--key-source <where>', 'host: made here with OpenSSL and imported; card: generated on the card (attested)')

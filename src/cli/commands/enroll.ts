@@ -31,6 +31,8 @@ import { summarize, type HostResult } from '../../operations/deploy/deploy-key.j
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import type { IssuedCertificate } from '../../operations/ca/sign.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';
+import { KeyFileError, PassphraseRequiredError, readPrivateKeyFile } from '../../operations/key-file.js';
+import { describeKey } from '../../crypto/keys.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
@@ -103,7 +105,7 @@ export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEn
   const problems: string[] = [];
   const slot = flags.slot === undefined ? DEFAULT_SLOT : parseSlot(flags.slot);
   if (slot === undefined) problems.push(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
-  const algorithm = keyAlgorithmByName(flags.algorithm ?? 'RSA2048');
+  let algorithm = keyAlgorithmByName(flags.algorithm ?? 'RSA2048');
   if (!algorithm) problems.push(`--algorithm takes RSA1024, RSA2048, RSA3072, RSA4096, ECCP256, ECCP384 or ED25519, not "${flags.algorithm}"`);
   const pinPolicy = flags.pinPolicy === undefined ? PIN_POLICY.DEFAULT : parsePinPolicy(flags.pinPolicy);
   if (pinPolicy === undefined) problems.push(`--pin-policy takes default, never, once or always, not "${flags.pinPolicy}"`);
@@ -155,6 +157,20 @@ export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEn
   for (const [value, what] of [[secrets.newPin, 'the new PIN'], [secrets.newPuk, 'the new PUK']] as const) {
     const problem = value === undefined ? undefined : checkPinValue(value);
     if (problem) problems.push(`${what}: ${problem}`);
+  }
+  if (keySource.kind === 'import') {
+    // Read now, before the card is even opened: a bad key file must not leave a half-hardened card behind.
+    try {
+      keySource.privateKey = await readPrivateKeyFile(keySource.file, secrets.keyPassphrase);
+      const inFile = describeKey(keySource.privateKey);
+      if (!inFile) problems.push(`${keySource.file} holds a ${keySource.privateKey.asymmetricKeyType} key, which a PIV slot cannot hold (RSA, P-256, P-384 or Ed25519)`);
+      else if (flags.algorithm !== undefined && algorithm && inFile.name !== algorithm.name) problems.push(`${keySource.file} holds an ${inFile.name} key, not ${algorithm.name} (--algorithm): leave --algorithm out, or give ${inFile.name}`);
+      else algorithm = inFile;
+    } catch (error) {
+      // No passphrase yet: the wizard asks for it, or the plan lists it as missing. Any other problem is final.
+      if (!(error instanceof PassphraseRequiredError) && !(error instanceof KeyFileError) && !(error instanceof UsageError)) throw error;
+      if (!(error instanceof PassphraseRequiredError)) problems.push(error.message);
+    }
   }
   let backend: EnrollOptions['backend'] = { kind: 'apdu' };
   if (flags.backend === 'pkcs11') {
@@ -211,6 +227,14 @@ async function askForMissing(options: EnrollOptions, inspection: CardInspection,
       secrets.newPuk = await askNewSecret(prompter, 'PUK', checkPinValue);
     } else if (missing.startsWith('the management key')) secrets.managementKey = parseManagementKey(await prompter.password('Management key (hex):'));
     else if (missing.startsWith('a passphrase')) secrets.keyPassphrase = await askNewSecret(prompter, 'backup passphrase', (v) => (v.length < 8 ? 'at least 8 characters' : undefined));
+    else if (missing.startsWith('the passphrase of the key to import') && options.keySource.kind === 'import') {
+      secrets.keyPassphrase = await prompter.password(`Passphrase of ${options.keySource.file}:`);
+      // Still before anything is written: a wrong passphrase stops here.
+      options.keySource.privateKey = await readPrivateKeyFile(options.keySource.file, secrets.keyPassphrase);
+      const inFile = describeKey(options.keySource.privateKey);
+      if (!inFile) throw new UsageError(`${options.keySource.file} holds a key a PIV slot cannot hold`);
+      options.algorithm = inFile;
+    }
   }
 }
 

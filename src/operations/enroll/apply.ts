@@ -14,7 +14,7 @@ import { PivEnrollError } from '../../errors.js';
 import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
 import { PIN_POLICY } from '../../spec/policies.js';
 import { slotHex } from '../../spec/references.js';
-import { readPrivateKeyFile, writeKeyBackup } from '../key-file.js';
+import { writeKeyBackup } from '../key-file.js';
 import { authorizedKeysLine, sshFingerprint } from '../ssh-public-key.js';
 import { cardTbsSigner, certificateSignatureAlgorithm } from './card-signer.js';
 import type { CardInspection } from './inspect.js';
@@ -133,9 +133,8 @@ export async function applyEnrollment(
       break;
     }
     case 'import-file': {
-      const file = (options.keySource as { file: string }).file;
+      const { file, privateKey } = options.keySource as { file: string; privateKey: KeyObject };
       progress('key', `importing the key from ${file} into slot ${slotName}`);
-      const privateKey = await readPrivateKeyFile(file, options.secrets.keyPassphrase);
       await target.importKey(slot, privateKey, policy);
       publicKey = createPublicKey(privateKey);
       break;

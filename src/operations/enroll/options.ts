@@ -2,6 +2,7 @@
  * One options type for `enroll`, filled by flags, environment, files and (interactively) the wizard.
  * The wizard only asks for what is still undefined here.
  */
+import type { KeyObject } from 'node:crypto';
 import type { NameAttribute } from '../../crypto/x509.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
@@ -11,7 +12,8 @@ import type { Pkcs11Module } from '../pkcs11-modules.js';
 /** How the enrollment reaches the card: its own APDUs (default), or only through a vendor PKCS#11 module. */
 export type EnrollBackend = { kind: 'apdu' } | { kind: 'pkcs11'; module: Pkcs11Module };
 
-export type KeySource = { kind: 'host' } | { kind: 'card' } | { kind: 'import'; file: string };
+/** `privateKey`: the imported key, read while planning (before anything is written); absent until its passphrase is known. */
+export type KeySource = { kind: 'host' } | { kind: 'card' } | { kind: 'import'; file: string; privateKey?: KeyObject };
 
 export interface EnrollSecrets {
   /** The current PIN (needed unless it is the factory default). */

@@ -51,6 +51,7 @@ export function missingInputs(options: EnrollOptions, inspection: CardInspection
   if (inspection.managementKeyIsDefault !== true && !inspection.managementKeyProtected && secrets.managementKey === undefined) {
     missing.push('the management key (PIV_MANAGEMENT_KEY or --management-key-file)');
   }
+  if (options.keySource.kind === 'import' && !options.keySource.privateKey) missing.push(`the passphrase of the key to import, ${options.keySource.file} (PIV_KEY_PASSPHRASE or --passphrase-file)`);
   if (options.keySource.kind === 'host' && options.backupKey && secrets.keyPassphrase === undefined) {
     missing.push('a passphrase for the key backup (PIV_KEY_PASSPHRASE or --passphrase-file)');
   }
