@@ -3,7 +3,7 @@
  * the README's main job must still run, on the embedded virtual card, saying why. This copies the project beside a
  * node_modules that has everything but the three addons, builds it there with tsc, and runs the README's own command.
  */
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -55,5 +55,25 @@ describe('a machine without the native addons', () => {
     const out = /--out (\S+)/.exec(command)![1]!;
     for (const file of ['piv-9c.pub', 'piv-9c-public.pem', 'piv-9c-cert.pem']) expect((await stat(join(dir, out, file))).size).toBeGreaterThan(0);
     expect(await readFile(join(dir, out, 'piv-9c.pub'), 'utf8')).toMatch(/^ssh-rsa AAAA/);
+  });
+
+  // The same machine has no card at all: the stand-in is for the plain local demo only (DEVELOPERS.md rule 3).
+  test.each([
+    ['enroll --deploy-to', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--deploy-to', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
+    ['enroll --ca', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--ca', 'ca-dir'], 'is not used for an SSH CA certificate'],
+    ['enroll --inventory FILE', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'shared.sqlite'], 'is not used for recording a card in a named inventory'],
+    ['rekey', ['rekey', '--inventory', 'shared.sqlite', '--force'], 'is not used for a re-key'],
+    ['deploy --slot', ['deploy', '--slot', '9c', '--host', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
+    // A batch never has a stand-in (it works on readers); here it stops at its inventory, the first thing it opens.
+    ['batch', ['batch', '--manifest', 'people.yaml', '--yes', '--inventory', 'shared.sqlite'], 'needs the better-sqlite3 module'],
+  ])('without a card, %s refuses and makes no virtual card', async (_name, args, message) => {
+    const state = await mkdtemp(join(dir, 'state-'));
+    await writeFile(join(dir, 'people.yaml'), '- user: ana\n  card-serial: 12345678\n');
+    const result = await run(process.execPath, ['bin/piv-enroll', ...args], { cwd: dir, env: { XDG_STATE_HOME: state, HOME: dir, PIV_ENROLL_INVENTORY: '' }, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    await expect(stat(join(state, 'piv-enroll', 'virtual-card.json'))).rejects.toThrow();
+    await expect(stat(join(dir, 'shared.sqlite'))).rejects.toThrow();
   });
 });
