@@ -80,7 +80,7 @@ describe('KRL decoder (properties)', () => {
         const krl = malformedOnly(() => decodeKrl(data));
         if (krl) malformedOnly(() => revocationReason(krl, certificate));
       }),
-      { numRuns: 10000 },
+      { numRuns: 6000 },
     );
   });
 });

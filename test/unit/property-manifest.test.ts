@@ -92,7 +92,7 @@ describe('batch manifest (properties)', () => {
           assert.deepStrictEqual(withoutLines(parsed.entries), expected);
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 1000 },
     );
   });
 
@@ -100,7 +100,7 @@ describe('batch manifest (properties)', () => {
     const texts = fc.oneof(people.map(asYaml), people.map(asCsv));
     fc.assert(
       fc.property(mutatedText(texts), fc.constantFrom('m.yaml', 'm.csv', 'manifest'), (text, fileName) => checkAnyManifest(text, fileName)),
-      { numRuns: 3000 },
+      { numRuns: 2000 },
     );
   });
 
