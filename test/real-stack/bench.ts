@@ -66,7 +66,7 @@ export interface ServedCard {
 }
 
 /** Starts `piv-enroll virtual-card serve` on a vpcd port and waits until pcscd sees the card. */
-export async function serveCard(options: { state?: string; port?: number; firmware?: string; serial?: number; faults?: string[]; verbose?: boolean } = {}): Promise<ServedCard> {
+export async function serveCard(options: { state?: string; port?: number; firmware?: string; serial?: number; formFactor?: string; faults?: string[]; verbose?: boolean } = {}): Promise<ServedCard> {
   const state = options.state ?? join(scratchDir(), 'card.json');
   const port = options.port ?? 35965;
   const reader = READER_ON_PORT[port];
@@ -74,6 +74,7 @@ export async function serveCard(options: { state?: string; port?: number; firmwa
   const args = [CLI, 'virtual-card', 'serve', '--vpcd', `127.0.0.1:${port}`, '--state', state];
   if (options.firmware) args.push('--firmware', options.firmware);
   if (options.serial !== undefined) args.push('--serial', String(options.serial));
+  if (options.formFactor) args.push('--form-factor', options.formFactor);
   for (const fault of options.faults ?? []) args.push('--fault', fault);
   if (options.verbose) args.push('--verbose');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
