@@ -29,13 +29,13 @@ describe('inventory', () => {
     expect(ana.inventory.enrollmentId).toBeGreaterThan(0);
     const listed = JSON.parse((await runOk(process.execPath, [CLI, 'inventory', 'list', '--inventory', inventory, '--json'])).stdout);
     expect(listed.map((r: { person: string }) => r.person)).toEqual(['ana', 'bo']);
-    expect(listed[0]).toMatchObject({ cardSerial: 4242, slot: '9C', algorithm: 'ECCP256', fingerprint: ana.fingerprint, status: 'active', firmware: '5.7.2' });
+    expect(listed[0]).toMatchObject({ cardSerial: 4242, cardVirtual: true, slot: '9C', algorithm: 'ECCP256', fingerprint: ana.fingerprint, status: 'active', firmware: '5.7.2' });
     expect(listed[0].caCertificates).toEqual([expect.objectContaining({ serial: '1', principals: ['ana'], caDir: ca })]);
     expect(listed[0].options).toMatchObject({ algorithm: 'ECCP256', slot: '9C', keySource: 'host', subject: 'CN=ana', ca });
 
     const table = (await runOk(process.execPath, [CLI, 'inventory', 'list', '--inventory', inventory])).stdout;
     expect(table).toMatch(/^ID\s+PERSON\s+CARD\s+SLOT/m);
-    expect(table).toMatch(new RegExp(`ana\\s+4242\\s+9C\\s+ECCP256\\s+${ana.fingerprint.replace(/[+/]/g, '\\$&')}`));
+    expect(table).toMatch(new RegExp(`ana\\s+4242 \\(virtual\\)\\s+9C\\s+ECCP256\\s+${ana.fingerprint.replace(/[+/]/g, '\\$&')}`));
 
     const shown = (await runOk(process.execPath, [CLI, 'inventory', 'show', 'ana', '--inventory', inventory])).stdout;
     expect(shown).toMatch(/SSH certificate 1 from .* \(ana\) until/);
@@ -46,6 +46,8 @@ describe('inventory', () => {
     const csv = parse((await runOk(process.execPath, [CLI, 'inventory', 'export', '--csv', '--inventory', inventory])).stdout, { columns: true }) as Array<Record<string, string>>;
     expect(csv.map((r) => r.person)).toEqual(['ana', 'bo']);
     expect(csv[0]!.card_serial).toBe('4242');
+    expect(csv[0]!.card_virtual).toBe('yes');
+    expect(shown).toContain('card 4242 (the embedded virtual card: test only)');
   });
 
   test('--expiring-within: the 30-day SSH certificate and the 365-day X.509 certificate count, the 400-day one not', async () => {

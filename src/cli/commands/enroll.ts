@@ -464,7 +464,7 @@ async function recordInInventory(inventory: Inventory, result: FinishedEnrollmen
   const person = flags.person ?? options.subject.find((a) => a.type === 'CN')?.value ?? options.comment;
   const id = await inventory.recordEnrollment({
     person,
-    card: result.serial === undefined ? undefined : { serial: result.serial, firmware, reader },
+    card: result.serial === undefined ? undefined : { serial: result.serial, firmware, reader, virtual: reader === undefined },
     slot: result.slot,
     algorithm: result.algorithm,
     fingerprint: result.fingerprint,

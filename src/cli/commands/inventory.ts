@@ -46,15 +46,20 @@ async function withInventory<T>(flags: InventoryFlags, work: (inventory: Invento
   }
 }
 
-const CSV_COLUMNS = ['id', 'person', 'card_serial', 'firmware', 'slot', 'algorithm', 'fingerprint', 'status', 'certificate_serial', 'certificate_not_after', 'ssh_certificates', 'hosts', 'created_at', 'updated_at'];
+const CSV_COLUMNS = ['id', 'person', 'card_serial', 'card_virtual', 'firmware', 'slot', 'algorithm', 'fingerprint', 'status', 'certificate_serial', 'certificate_not_after', 'ssh_certificates', 'hosts', 'created_at', 'updated_at'];
 
 function csvRow(r: EnrollmentRecord): Array<string | number> {
   return [
-    r.id, r.person, r.cardSerial ?? '', r.firmware ?? '', r.slot, r.algorithm, r.fingerprint, r.status, r.certificateSerial ?? '', r.certificateNotAfter ?? '',
+    r.id, r.person, r.cardSerial ?? '', r.cardVirtual ? 'yes' : '', r.firmware ?? '', r.slot, r.algorithm, r.fingerprint, r.status, r.certificateSerial ?? '', r.certificateNotAfter ?? '',
     r.caCertificates.map((c) => `${c.serial}${c.revokedAt ? ' (revoked)' : ''} until ${c.validBefore}`).join('; '),
     r.deployments.map((d) => `${d.host} ${d.state}`).join('; '),
     r.createdAt, r.updatedAt,
   ];
+}
+
+/** The card column: its serial, marked when it is the embedded virtual card (secrets in clear, never a real card). */
+function cardLabel(r: EnrollmentRecord): string {
+  return `${r.cardSerial === undefined ? '-' : String(r.cardSerial)}${r.cardVirtual ? ' (virtual)' : ''}`;
 }
 
 function table(records: EnrollmentRecord[]): string {
@@ -62,7 +67,7 @@ function table(records: EnrollmentRecord[]): string {
   const rows = [
     ['ID', 'PERSON', 'CARD', 'SLOT', 'ALGORITHM', 'FINGERPRINT', 'EXPIRES', 'HOSTS', 'STATUS'],
     ...records.map((r) => [
-      String(r.id), r.person, r.cardSerial === undefined ? '-' : String(r.cardSerial), r.slot, r.algorithm, r.fingerprint,
+      String(r.id), r.person, cardLabel(r), r.slot, r.algorithm, r.fingerprint,
       firstExpiry(r)?.slice(0, 10) ?? '-', String(hostsWithKey(r).length), r.status,
     ]),
   ];
@@ -108,7 +113,7 @@ export async function runInventoryShow(what: string, flags: InventoryFlags, outp
   const lines: string[] = [];
   for (const r of found) {
     lines.push(`Enrollment ${r.id}: ${r.person}, ${r.status}${r.replacedBy ? ` (replaced by ${r.replacedBy})` : ''}`);
-    lines.push(`  card ${r.cardSerial ?? '(no serial)'}${r.firmware ? `, firmware ${r.firmware}` : ''}, slot ${r.slot}, ${r.algorithm}, ${r.fingerprint}`);
+    lines.push(`  card ${r.cardSerial ?? '(no serial)'}${r.cardVirtual ? ' (the embedded virtual card: test only)' : ''}${r.firmware ? `, firmware ${r.firmware}` : ''}, slot ${r.slot}, ${r.algorithm}, ${r.fingerprint}`);
     if (r.certificateNotAfter) lines.push(`  X.509 certificate ${r.certificateSerial ?? ''} until ${r.certificateNotAfter}`);
     for (const c of r.caCertificates) lines.push(`  SSH certificate ${c.serial} from ${c.caDir} (${c.principals.join(', ')}) until ${c.validBefore}${c.revokedAt ? `, revoked ${c.revokedAt}` : ''}`);
     for (const d of r.deployments) lines.push(`  host ${d.host}: ${d.state}${d.detail ? ` (${d.detail})` : ''}, ${d.updatedAt}`);

@@ -16,7 +16,8 @@ export type DeploymentState = 'present' | 'removed' | 'failed';
 
 export interface NewEnrollment {
   person: string;
-  card?: { serial: number; firmware?: string; reader?: string };
+  /** `virtual`: the embedded virtual card (named with --virtual; a stand-in card is never recorded). */
+  card?: { serial: number; firmware?: string; reader?: string; virtual?: boolean };
   slot: string;
   algorithm: string;
   fingerprint: string;
@@ -47,6 +48,8 @@ export interface EnrollmentRecord {
   id: number;
   person: string;
   cardSerial?: number;
+  /** The card is the embedded virtual card (test and demonstration only). */
+  cardVirtual?: boolean;
   firmware?: string;
   slot: string;
   algorithm: string;
@@ -167,9 +170,9 @@ export class Inventory {
       let cardId: number | null = null;
       if (input.card) {
         const [card] = await db.query<{ id: number }>(
-          `INSERT INTO cards (serial, firmware, reader, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (serial) DO UPDATE SET firmware = excluded.firmware, reader = excluded.reader, last_seen = excluded.last_seen RETURNING id`,
-          [String(input.card.serial), input.card.firmware ?? null, input.card.reader ?? null, at, at],
+          `INSERT INTO cards (serial, firmware, reader, virtual, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (serial) DO UPDATE SET firmware = excluded.firmware, reader = excluded.reader, virtual = excluded.virtual, last_seen = excluded.last_seen RETURNING id`,
+          [String(input.card.serial), input.card.firmware ?? null, input.card.reader ?? null, input.card.virtual ? 1 : 0, at, at],
         );
         cardId = Number(card!.id);
       }
@@ -245,7 +248,7 @@ export class Inventory {
     if (filter.cardSerial !== undefined) (conditions.push('c.serial = ?'), params.push(String(filter.cardSerial)));
     if (filter.fingerprint !== undefined) (conditions.push('e.fingerprint = ?'), params.push(filter.fingerprint));
     const rows = await this.db.query(
-      `SELECT e.*, p.name AS person, c.serial AS card_serial, c.firmware AS firmware
+      `SELECT e.*, p.name AS person, c.serial AS card_serial, c.firmware AS firmware, c.virtual AS card_virtual
        FROM enrollments e JOIN people p ON p.id = e.person_id LEFT JOIN cards c ON c.id = e.card_id
        ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY e.id`,
       params,
@@ -271,6 +274,7 @@ export class Inventory {
       id,
       person: String(row.person),
       cardSerial: row.card_serial === null || row.card_serial === undefined ? undefined : Number(row.card_serial),
+      cardVirtual: row.card_virtual === null || row.card_virtual === undefined ? undefined : Number(row.card_virtual) === 1,
       firmware: text(row.firmware),
       slot: String(row.slot),
       algorithm: String(row.algorithm),

@@ -78,4 +78,10 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at TEXT NOT NULL)`,
     ],
   },
+  {
+    version: 3,
+    description: 'virtual cards marked as such',
+    // The embedded virtual card keeps its secrets in clear: whoever reads the inventory must see that a card is one.
+    statements: () => ['ALTER TABLE cards ADD COLUMN virtual INTEGER NOT NULL DEFAULT 0'],
+  },
 ];
