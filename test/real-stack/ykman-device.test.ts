@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { NotSupportedError, SecurityStatusError } from '../../src/piv/errors.js';
 import { OBJECT } from '../../src/spec/objects.js';
-import { DEFAULT_MANAGEMENT_KEY_HEX, READER, readState, run, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
+import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, readState, run, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
 const SERIAL = 12345678;
 const ykman = (args: string[], input?: string) => runOk('ykman', ['--reader', READER, ...args], { input });
@@ -39,6 +39,16 @@ describe.skipIf(!inject('benchReady'))('ykman sees the virtual card as a YubiKey
     expect(stdout).toMatch(/^Device type: YubiKey 5C Nano$/m);
     expect(stdout).toMatch(/^Firmware version: 5\.4\.3$/m);
     expect(stdout).toMatch(/^Form factor: Nano \(USB-C\)$/m);
+  });
+
+  test('piv-enroll status through pcscd reads form factor and applications from the Management application', async () => {
+    card = await serveCard({ serial: SERIAL, formFactor: 'usb-c-keychain' });
+    const { stdout } = await runOk(process.execPath, [CLI, 'status', '--reader', 'Yubico YubiKey OTP+FIDO+CCID 00 00']);
+    expect(stdout).toMatch(/^Serial: 12345678$/m);
+    expect(stdout).toMatch(/^Form factor: Keychain \(USB-C\)$/m);
+    expect(stdout).toMatch(/^Applications over USB: PIV \(enabled: PIV\)$/m);
+    const json = JSON.parse((await runOk(process.execPath, [CLI, 'status', '--reader', 'Yubico YubiKey OTP+FIDO+CCID 00 00', '--json'])).stdout);
+    expect(json.device).toMatchObject({ formFactorName: 'usb-c-keychain', usbSupported: ['PIV'], configLocked: false });
   });
 
   test('ykman list --serials lists it; ykman --device SERIAL piv info finds it', async () => {
