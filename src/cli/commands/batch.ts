@@ -123,7 +123,7 @@ export async function runBatch(flags: BatchFlags, output: Output, environment: B
     problems.push(`cannot read the manifest ${flags.manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const manifest = text === undefined ? { entries: [], errors: [] } : parseManifest(text, flags.manifest);
-  problems.push(...manifest.errors);
+  for (const error of manifest.errors) problems.push(error); // a loop: a manifest can have more problems than a call takes arguments
   let waitMs = 0;
   try {
     waitMs = parseDuration(flags.wait ?? DEFAULT_WAIT, '--wait') * 1000;
@@ -393,7 +393,7 @@ function renderReport(reports: PersonReport[], flags: BatchFlags): string {
   const rows = reports.map((r) => [r.user, String(r.line), r.status, r.cardSerial === undefined ? '' : String(r.cardSerial), r.reader ?? '', r.fingerprint ?? '', String(r.hosts.present), String(r.hosts.failed), r.error ?? '']);
   if (flags.csv) return stringify([COLUMNS, ...rows]).trimEnd();
   const table = [['PERSON', 'STATUS', 'CARD', 'FINGERPRINT', 'HOSTS', 'PROBLEM'], ...rows.map((r) => [r[0]!, r[2]!, r[3] || '-', r[5] || '-', r[7] === '0' ? r[6]! : `${r[6]} ok, ${r[7]} failed`, r[8]!])];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  const widths = table[0]!.map((_, i) => table.reduce((width, row) => Math.max(width, row[i]!.length), 0));
   const summary = summarizeReport(reports);
   return [
     ...table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()),

@@ -117,10 +117,10 @@ export async function hostsAndOptions(flags: DeployTargetFlags, problems: string
   const specs = (flags.host ?? []).map((text) => ({ text, where: hostFlag }));
   if (flags.hostsFile !== undefined) {
     const text = await readText(flags.hostsFile, 'the hosts file', problems);
-    if (text !== undefined) specs.push(...hostsFileSpecs(text, flags.hostsFile));
+    if (text !== undefined) for (const spec of hostsFileSpecs(text, flags.hostsFile)) specs.push(spec); // a loop: a hosts file can be longer than a call's arguments
   }
   const hosts = parseHostSpecs(specs);
-  problems.push(...hosts.problems);
+  for (const problem of hosts.problems) problems.push(problem);
   if (specs.length === 0) problems.push(`give hosts: ${hostFlag} [user@]host[:port] (repeatable) or ${hostsFileFlag} FILE`);
   else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
   return { targets: hosts.targets, options: deployOptionsFrom(flags, problems) };

@@ -71,7 +71,7 @@ function table(records: EnrollmentRecord[]): string {
       firstExpiry(r)?.slice(0, 10) ?? '-', String(hostsWithKey(r).length), r.status,
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const widths = rows[0]!.map((_, i) => rows.reduce((width, row) => Math.max(width, row[i]!.length), 0)); // no spread: an inventory can have more rows than a call takes arguments
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
