@@ -2,7 +2,8 @@
  * The program of the PKCS#11 host process (pkcs11-host.ts starts it): it loads pkcs11js and the modules and
  * answers one call at a time. It runs as `node -e` with this function's source, so that the same code runs
  * from dist/ and, under the tests, from src/ (there is no compiled file next to a .ts file to start):
- * the function must stay self-contained, reaching other modules only through `requireModule`.
+ * the function must stay self-contained, reaching other modules only through `requireModule` (and a coverage
+ * tool that rewrites source would break it; V8's coverage does not).
  */
 
 /** What the parent sends: `instance` numbers the pkcs11js PKCS11 objects (one per opened token). */

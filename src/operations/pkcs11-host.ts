@@ -151,7 +151,6 @@ class HostProcess {
     call.reject(error);
     this.pending.delete(id);
     this.end(error);
-    this.kill();
   }
 
   private end(reason: Error): void {
@@ -163,6 +162,7 @@ class HostProcess {
     }
     this.pending.clear();
     if (current === this) current = undefined;
+    this.kill();
     // Killed but not yet reaped (a process in uninterruptible I/O dies later): we do not wait for it.
     this.child.unref();
     this.child.channel?.unref();
