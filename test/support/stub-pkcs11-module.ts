@@ -2,7 +2,8 @@
  * A stand-in PKCS#11 module, compiled by the test with the machine's C compiler against pkcs11js's own
  * PKCS#11 2.40 headers: one token in one slot, a session, one object with a 256-byte CKA_VALUE, a "signature"
  * that is the data reversed, PIN 123456. Built with HANG=<function>, that function never returns: it waits
- * for a mutex it already holds, as OpenSC's C_Initialize once did in sc_lock.
+ * for a mutex it already holds, as OpenSC's C_Initialize once did in sc_lock. With CRASH=<function>, that
+ * function dereferences NULL (as ykcs11 2.2's C_Sign does on a slot without a certificate).
  * Handles are 64-bit values with distinct bytes, and each call checks the one it gets: a handle that did not
  * cross the process boundary intact is an error (CKR_SESSION_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID).
  */
@@ -25,9 +26,12 @@ const SOURCE = String.raw`
 #define OBJECT ((CK_OBJECT_HANDLE)0x1122334455667788ULL)
 #define SLOT ((CK_SLOT_ID)7)
 
-#define HANG_IF(name) do { if (strcmp(HANG, name) == 0) hang(); } while (0)
+#define HANG_IF(name) do { if (strcmp(HANG, name) == 0) hang(); if (strcmp(CRASH, name) == 0) *(volatile int *)0 = 0; } while (0)
 #ifndef HANG
 #define HANG ""
+#endif
+#ifndef CRASH
+#define CRASH ""
 #endif
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -183,13 +187,14 @@ export function cCompiler(): string | undefined {
   return undefined;
 }
 
-/** Compiles the stub into a fresh temporary directory; `hang` names the function that never returns. */
-export function buildStubModule(compiler: string, hang?: string): string {
+/** Compiles the stub into a fresh temporary directory; `hang` names the function that never returns, `crash` one that crashes. */
+export function buildStubModule(compiler: string, hang?: string, crash?: string): string {
   if (!existsSync(join(HEADERS, 'pkcs11.h'))) throw new Error(`pkcs11js's PKCS#11 headers are not in ${HEADERS}`);
   const dir = mkdtempSync(join(tmpdir(), 'stub-pkcs11-'));
   const source = join(dir, 'stub.c');
   writeFileSync(source, SOURCE);
-  const library = join(dir, `stub-${hang ?? 'ok'}.so`);
-  execFileSync(compiler, ['-shared', '-fPIC', '-O0', '-Wall', '-Werror', '-I', HEADERS, ...(hang ? [`-DHANG="${hang}"`] : []), '-o', library, source, '-lpthread']);
+  const library = join(dir, `stub-${hang ?? crash ?? 'ok'}.so`);
+  const behaviour = [...(hang ? [`-DHANG="${hang}"`] : []), ...(crash ? [`-DCRASH="${crash}"`] : [])];
+  execFileSync(compiler, ['-shared', '-fPIC', '-O0', '-Wall', '-Werror', '-I', HEADERS, ...behaviour, '-o', library, source, '-lpthread']);
   return library;
 }

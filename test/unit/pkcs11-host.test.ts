@@ -38,6 +38,7 @@ describe.skipIf(!compiler || !pkcs11jsBuilt)('PKCS#11 modules in a host process,
     for (const hang of ['ok', 'C_Initialize', 'C_Login', 'C_Sign']) {
       modules[hang] = { name: `stub-${hang}`, path: buildStubModule(compiler!, hang === 'ok' ? undefined : hang) };
     }
+    modules.crash = { name: 'stub-crash', path: buildStubModule(compiler!, undefined, 'C_Sign') };
   });
 
   test('handles and data cross the boundary byte for byte; the module sees its own handles back', async () => {
@@ -112,6 +113,17 @@ describe.skipIf(!compiler || !pkcs11jsBuilt)('PKCS#11 modules in a host process,
     } finally {
       delete process.env.PIV_ENROLL_PKCS11_TIMEOUT_MS;
     }
+  });
+
+  test('a module that crashes takes only the host with it: a typed error naming the module and the call, then the next module opens', async () => {
+    const token = await Pkcs11Token.open(modules.crash!, undefined, timeouts);
+    const error = await token.sign(0x9a, keyAlgorithmByName('ECCP256')!, Buffer.from('x'), 'sha256', STUB_PIN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Pkcs11Error);
+    expect((error as Error).message).toBe("stub-crash: the module's process ended during C_Sign (SIGSEGV)");
+    await token.close();
+    const next = await Pkcs11Token.open(modules.ok!, undefined, timeouts);
+    expect((await next.info()).label).toBe('stub token');
+    await next.close();
   });
 
   test.skipIf(!existsSync(BUILT_CLI))('the CLI abandons a module stuck in C_Initialize and exits on its own, with the report', async () => {
