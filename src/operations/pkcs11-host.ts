@@ -129,7 +129,15 @@ class HostProcess {
       const timer = setTimeout(() => this.abandon(id, timeoutMs), timeoutMs);
       this.pending.set(id, { resolve, reject, timer, module, method });
       this.busy();
-      this.child.send({ id, instance, method, args } satisfies HostRequest);
+      try {
+        this.child.send({ id, instance, method, args } satisfies HostRequest);
+      } catch (error) {
+        // Arguments that cannot be serialized: a bug of ours, not the module's; the host is fine.
+        clearTimeout(timer);
+        this.pending.delete(id);
+        this.idle();
+        reject(error as Error);
+      }
     });
   }
 
