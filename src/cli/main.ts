@@ -184,7 +184,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .addOption(new Option('--form-factor <name>', 'form factor of a card being created: usb-a-keychain (default), usb-a-nano, usb-c-keychain, usb-c-nano, usb-c-lightning, usb-a-bio, usb-c-bio').argParser(parseFormFactorOption))
     .addOption(new Option('--fault <name>', 'make the card misbehave (repeatable): corrupt-signature, wrong-certificate, drop-mid-command, no-space').argParser(collect))
     .option('--verbose', 'trace APDUs (PIN, PUK, management key and private keys redacted)')
-    .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; formFactor?: number; fault?: string[]; verbose?: boolean }) => {
+    .addOption(new Option('--timing <model>', 'answer as fast as possible (none) or as slowly as a USB YubiKey 5 (yubikey5)').choices(['none', 'yubikey5']).default('none'))
+    .action(async (flags: { vpcd: string; state: string; firmware?: string; serial?: number; formFactor?: number; fault?: string[]; verbose?: boolean; timing: 'none' | 'yubikey5' }) => {
       const { runServe } = await import('./commands/virtual-card-serve.js');
       setExit(await runServe({ ...flags, faults: flags.fault }, output));
     });

@@ -3,6 +3,7 @@ import { parseFaults } from '../../operations/open-card.js';
 import { formFactorOptionName } from '../../spec/management.js';
 import { openVirtualCard } from '../../transport/virtual/virtual-transport.js';
 import { VpcdBridge } from '../../transport/virtual/vpcd-bridge.js';
+import { CardPacer, DEFAULT_TIMING_MODEL, formatCardTimeStats, type TimingModelName } from '../../transport/virtual/timing-model.js';
 import type { Output } from '../output.js';
 
 export interface ServeOptions {
@@ -14,6 +15,8 @@ export interface ServeOptions {
   formFactor?: number;
   faults?: string[];
   verbose?: boolean;
+  /** Answer as fast as the emulator can (none), or as a USB YubiKey 5 would (yubikey5). */
+  timing?: TimingModelName;
 }
 
 export function parseHostPort(text: string): { host: string; port: number } {
@@ -37,7 +40,10 @@ export async function runServe(options: ServeOptions, output: Output): Promise<n
   const state = transport.card.state;
   const formFactor = formFactorOptionName(state.formFactor) ?? `form factor ${state.formFactor}`;
   output.notice(`serving virtual YubiKey ${state.firmware}, serial ${state.serial}, ${formFactor}, to vpcd at ${host}:${port}`);
-  const bridge = new VpcdBridge({ host, port, card: transport.card, file: options.state, log: output.notice, trace: options.verbose });
+  const timing = options.timing ?? DEFAULT_TIMING_MODEL;
+  if (timing !== 'none') output.notice(`timing model ${timing}: answers paced like a real card`);
+  const pacer = new CardPacer(timing);
+  const bridge = new VpcdBridge({ host, port, card: transport.card, file: options.state, log: output.notice, trace: options.verbose, pacer });
   const stop = (): void => void bridge.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -47,5 +53,7 @@ export async function runServe(options: ServeOptions, output: Output): Promise<n
   process.off('SIGTERM', stop);
   const served = `${transport.card.apduCount} APDUs served`;
   output.notice(end === 'vanished' ? `virtual card gone (fault), ${served}` : `virtual card stopped, ${served}`);
+  // The card's own share of the time, for benchmarks: the physical limit of whatever drove it.
+  output.notice(formatCardTimeStats(pacer.stats()));
   return 0;
 }

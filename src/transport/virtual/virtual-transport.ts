@@ -11,6 +11,7 @@ import { createCardState, defaultCardDependencies, type NewCardOptions } from '.
 import { readCardStateFile, VirtualCardStateError, writeCardStateFile } from './state-file.js';
 import { formatFirmwareVersion, parseFirmwareVersion } from '../../spec/firmware.js';
 import { formFactorOptionName } from '../../spec/management.js';
+import type { CardPacer } from './timing-model.js';
 
 export class VirtualCardTransport implements CardTransport {
   readonly supportsExtendedLength = true;
@@ -20,11 +21,17 @@ export class VirtualCardTransport implements CardTransport {
     readonly card: VirtualYubiKey,
     readonly name: string,
     private readonly file?: string,
+    /** Answers no sooner than a real card would (timing-model.ts); absent: as fast as it can. */
+    readonly pacer?: CardPacer,
   ) {}
 
   async transmit(apdu: Uint8Array): Promise<ResponseApdu> {
-    const response = await this.card.process(apdu);
-    if (this.card.takeChanged() && this.file) await writeCardStateFile(this.file, this.card.state);
+    const work = async (): Promise<Uint8Array> => {
+      const response = await this.card.process(apdu);
+      if (this.card.takeChanged() && this.file) await writeCardStateFile(this.file, this.card.state);
+      return response;
+    };
+    const response = this.pacer ? await this.pacer.exchange(apdu, () => this.card.state, work) : await work();
     return decodeResponseApdu(response);
   }
 
@@ -43,6 +50,7 @@ export interface OpenVirtualCardOptions extends NewCardOptions {
   file?: string;
   faults?: Iterable<CardFault>;
   deps?: CardDependencies;
+  pacer?: CardPacer;
 }
 
 export interface OpenedVirtualCard {
@@ -73,5 +81,5 @@ export async function openVirtualCard(options: OpenVirtualCardOptions = {}): Pro
   }
   const card = new VirtualYubiKey(state, deps, new Set(options.faults ?? []));
   const name = options.file ? `virtual card (${options.file})` : 'virtual card (in memory)';
-  return { transport: new VirtualCardTransport(card, name, options.file), created };
+  return { transport: new VirtualCardTransport(card, name, options.file, options.pacer), created };
 }

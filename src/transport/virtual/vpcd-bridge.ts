@@ -10,6 +10,7 @@ import { decodeResponseApdu } from '../../bytes/apdu.js';
 import { ApduTracer } from '../apdu-trace.js';
 import type { VirtualYubiKey } from './applet.js';
 import { writeCardStateFile } from './state-file.js';
+import type { CardPacer } from './timing-model.js';
 
 /** ATR of a YubiKey 5 over USB: tools read "Yubico" and the PIV/OTP/FIDO interfaces from it. */
 export const YUBIKEY_5_ATR = fromHex('3BFD1300008131FE158073C021C057597562694B657940');
@@ -27,6 +28,8 @@ export interface VpcdBridgeOptions {
   log: (line: string) => void;
   trace?: boolean;
   reconnectDelayMs?: number;
+  /** Answers no sooner than a real card would (src/transport/virtual/timing-model.ts); absent: as fast as it can. */
+  pacer?: CardPacer;
 }
 
 export type BridgeEnd = 'stopped' | 'vanished';
@@ -138,12 +141,17 @@ export class VpcdBridge {
       return;
     }
     this.tracer?.command(body);
-    const response = await card.process(body);
+    const work = async (): Promise<Uint8Array> => {
+      const response = await card.process(body);
+      // Saving is the emulator's flash write: inside the paced work, so the model's write time is not added to it.
+      if (card.takeChanged() && this.options.file) await writeCardStateFile(this.options.file, card.state);
+      return response;
+    };
+    const response = this.options.pacer ? await this.options.pacer.exchange(body, () => card.state, work) : await work();
     if (this.tracer) {
       const decoded = decodeResponseApdu(response);
       this.tracer.response(decoded.data, decoded.sw);
     }
-    if (card.takeChanged() && this.options.file) await writeCardStateFile(this.options.file, card.state);
     this.send(response);
   }
 }
