@@ -1,58 +1,32 @@
 #!/usr/bin/env node
 // Benchmark for `npm run bench:batch`: enrollments per minute of `piv-enroll batch` with 1, 2 and 4 virtual readers
-// behind the real pcscd (test/bench/testbench.sh sets up four). Each reader gets CARDS_PER_READER cards in turn: when
-// the batch reports a card enrolled, the bench "swaps" it (stops that card, plugs the next one in), as a person at the
-// desk would, only faster. Every card is factory-fresh and fully enrolled (hardened, RSA-2048 host key, certificate,
-// signature checks over APDUs and through OpenSC; ykcs11 too unless BENCH_PKCS11 says otherwise).
-import { spawn } from 'node:child_process';
+// behind the real pcscd (test/bench/testbench.sh sets up four), under both timing models of the card (none: the
+// emulator's own speed; yubikey5: paced like a USB YubiKey 5, src/transport/virtual/timing-model.ts). Each reader gets
+// CARDS_PER_READER cards in turn: when the batch reports a card enrolled, the bench "swaps" it (stops that card, plugs
+// the next one in), as a person at the desk would, only faster. Every card is factory-fresh and fully enrolled
+// (hardened, RSA-2048 host key, certificate, signature checks over APDUs and through BENCH_PKCS11, default opensc).
+// Prints, per model, enrollments per minute, the scaling against one reader, APDUs, and the cards' busy time.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI, plugIn, READERS, TIMING_MODELS } from './card-server.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = join(ROOT, 'bin/piv-enroll');
-const { listReaders } = await import(join(ROOT, 'dist/transport/pcsc/pcsc-transport.js'));
-const READERS = [
-  { port: 35965, name: 'Yubico YubiKey OTP+FIDO+CCID 00 00' },
-  { port: 35966, name: 'Yubico YubiKey OTP+FIDO+CCID 00 01' },
-  { port: 35967, name: 'Yubico YubiKey FIDO+CCID 00 00' },
-  { port: 35968, name: 'Yubico YubiKey FIDO+CCID 00 01' },
-];
 const CARDS_PER_READER = Number(process.env.BENCH_CARDS_PER_READER ?? 3);
 const PKCS11 = process.env.BENCH_PKCS11 ?? 'opensc';
 const ENV = { ...process.env, PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864', PIV_ENROLL_INVENTORY: '' };
 
-const present = (name) => listReaders().some((r) => r.name === name && r.cardPresent);
-async function until(condition, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function plugIn(dir, reader, serial) {
-  const child = spawn(process.execPath, [CLI, 'virtual-card', 'serve', '--vpcd', `127.0.0.1:${reader.port}`, '--state', join(dir, `card-${serial}.json`), '--serial', String(serial)], { stdio: 'ignore' });
-  await until(() => present(reader.name), `card ${serial} in ${reader.name}`);
-  return child;
-}
-
-async function unplug(child, reader) {
-  const closed = new Promise((r) => child.on('close', r));
-  child.kill('SIGTERM');
-  await closed;
-  await until(() => !present(reader.name), `${reader.name} to be empty`);
-}
-
-async function run(readerCount) {
+async function run(readerCount, timing) {
   const dir = mkdtempSync(join(tmpdir(), 'piv-enroll-batch-bench-'));
   const readers = READERS.slice(0, readerCount);
   // Each reader's queue of serials; the manifest maps each serial to a person.
   const queues = readers.map((_, r) => Array.from({ length: CARDS_PER_READER }, (_, k) => 700000 + readerCount * 1000 + r * 100 + k));
   const people = queues.flatMap((q) => q.map((serial) => ({ user: `p${serial}`, serial })));
   writeFileSync(join(dir, 'intake.csv'), `user,card-serial\n${people.map((p) => `${p.user},${p.serial}`).join('\n')}\n`);
+  const plug = (r, serial) => plugIn({ state: join(dir, `card-${serial}.json`), reader: readers[r], timing, serial });
   const plugged = new Map();
-  for (const [r, reader] of readers.entries()) plugged.set(reader.name, await plugIn(dir, reader, queues[r].shift()));
+  for (const r of readers.keys()) plugged.set(r, await plug(r, queues[r].shift()));
+  const cards = [];
 
   const started = process.hrtime.bigint();
   const batch = spawn(process.execPath, [CLI, 'batch', '--manifest', join(dir, 'intake.csv'), '--inventory', join(dir, 'inventory.sqlite'), '--yes', '--json', '--wait', '5m', '--pkcs11', PKCS11],
@@ -67,28 +41,40 @@ async function run(readerCount) {
       const done = /^(p\d+): (enrolled|failed)/.exec(line);
       if (!done) continue;
       const serial = Number(done[1].slice(1));
-      const r = queues.findIndex((_, i) => Math.floor((serial - 700000 - readerCount * 1000) / 100) === i);
-      const reader = readers[r];
+      const r = Math.floor((serial - 700000 - readerCount * 1000) / 100);
       swaps.push((async () => {
-        await unplug(plugged.get(reader.name), reader);
+        cards.push(await plugged.get(r).unplug());
         const next = queues[r].shift();
-        if (next !== undefined) plugged.set(reader.name, await plugIn(dir, reader, next));
-        else plugged.delete(reader.name);
+        if (next !== undefined) plugged.set(r, await plug(r, next));
+        else plugged.delete(r);
       })());
     }
   });
   const code = await new Promise((r) => batch.on('close', r));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await Promise.all(swaps);
-  for (const [name, child] of plugged) await unplug(child, readers.find((r) => r.name === name));
+  for (const card of plugged.values()) cards.push(await card.unplug());
   rmSync(dir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`batch exited ${code}: ${stderr}\n${stdout}`);
   const report = JSON.parse(stdout);
-  return { people: people.length, enrolled: report.summary.enrolled, seconds };
+  const sum = (f) => cards.reduce((total, c) => total + f(c), 0);
+  return { people: people.length, enrolled: report.summary.enrolled, seconds, apdus: sum((c) => c.apdus), busySeconds: sum((c) => c.busyMs) / 1000 };
 }
 
 console.log(`batch bench: ${CARDS_PER_READER} factory-fresh cards per reader, swapped in as each is enrolled; PKCS#11 check: ${PKCS11}`);
-for (const readerCount of [1, 2, 4]) {
-  const { people, enrolled, seconds } = await run(readerCount);
-  console.log(`  ${readerCount} reader${readerCount === 1 ? ' ' : 's'}: ${enrolled}/${people} enrolled in ${seconds.toFixed(1)} s = ${((enrolled / seconds) * 60).toFixed(1)} enrollments per minute`);
+for (const timing of TIMING_MODELS) {
+  console.log(`\n--timing ${timing}`);
+  let single;
+  for (const readerCount of [1, 2, 4]) {
+    const r = await run(readerCount, timing);
+    const perMinute = (r.enrolled / r.seconds) * 60;
+    single ??= perMinute;
+    // The card limit: each reader's cards are busy one after another, readers in parallel.
+    const perReaderBusy = r.busySeconds / readerCount;
+    console.log(
+      `  ${readerCount} reader${readerCount === 1 ? ' ' : 's'}: ${r.enrolled}/${r.people} enrolled in ${r.seconds.toFixed(1)} s = ${perMinute.toFixed(1)} enrollments per minute ` +
+        `(${(perMinute / single).toFixed(2)}× one reader); ${Math.round(r.apdus / r.people)} APDUs and ${(r.busySeconds / r.people).toFixed(2)} s of card time per card; ` +
+        `cards busy ${((perReaderBusy / r.seconds) * 100).toFixed(0)}% of the time`,
+    );
+  }
 }
