@@ -7,7 +7,7 @@ export function registerDeployCommand(program: Command, output: Output, setExit:
   addInventoryOption(addCardOptions(
     program
       .command('deploy')
-      .description('put an SSH public key into ~/.ssh/authorized_keys on hosts (or take it out), many hosts at a time, through the OpenSSH client'),
+      .description('put an SSH public key into authorized_keys on hosts (or take it out), many hosts at a time, through the OpenSSH client'),
   ))
     .option('--public-key <file>', 'the public key line to deploy (a .pub file; options before the key are deployed with it)')
     .option('--slot <slot>', "deploy the public key of this PIV slot of the card (e.g. 9c)")
@@ -20,6 +20,10 @@ export function registerDeployCommand(program: Command, output: Output, setExit:
     .option('--known-hosts <file>', 'known_hosts file to check host keys against (default: ~/.ssh/known_hosts)')
     .option('--accept-new-host-keys', 'accept and remember the key of a host not yet known (a changed key is still refused)')
     .option('--connect-timeout <seconds>', 'give up on a host that does not answer within this time', '10')
+    .option('--authorized-keys-file <paths>', "sshd's AuthorizedKeysFile: space-separated paths (%h %u %U %%; relative to the home; the key goes into the first, is matched and removed in all), or auto to ask the host's sshd (sshd -T: root or sudo -n)")
+    .option('--account <name>', "edit this account's keys, logged in as root (or with sudo -n); the file stays the account's")
+    .option('--keep-options', 'a line of the key with other options counts as present (default: it is replaced)')
+    .option('--include-cert-authority', 'with --remove: take out cert-authority lines of the key too')
     .option('--dry-run', 'connect and report what would change, write nothing')
     .option('--json', 'print one JSON object (and no progress)')
     .option('--ansible <dir>', 'write an Ansible inventory and playbook (ansible.posix.authorized_key) into DIR instead of deploying')

@@ -57,6 +57,7 @@ describe.skipIf(!hasAnsible && !underCi())('deploy --ansible', () => {
     knownHosts,
     connectTimeout: '5',
     ansible: join(dir, 'fleet'),
+    inventory: join(dir, 'inventory.sqlite'),
     ...extra,
   });
 

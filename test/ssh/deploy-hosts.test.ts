@@ -105,11 +105,13 @@ describe('deploy to real hosts', () => {
     });
   });
 
-  it('counts a key as present when it is there with another comment or with options', async () => {
+  it('counts a key as present when it is there with another comment, or with other options when asked to keep them', async () => {
     const [blobType, blob] = otherKey.line.split(' ');
-    const sameKeyOtherComment = `${blobType} ${blob} a different comment`;
-    const results = await addKeyToHosts(sameKeyOtherComment, [messy!.spec], options());
-    expect(results[0]).toMatchObject({ status: 'already-present', changed: false });
+    const sameOptionsOtherComment = `from="127.0.0.1",no-pty ${blobType} ${blob} a different comment`;
+    expect((await addKeyToHosts(sameOptionsOtherComment, [messy!.spec], options()))[0]).toMatchObject({ status: 'already-present', changed: false });
+    const withoutOptions = `${blobType} ${blob} a different comment`;
+    expect((await addKeyToHosts(withoutOptions, [messy!.spec], options({ keepOptions: true })))[0]).toMatchObject({ status: 'already-present', changed: false });
+    expect((await addKeyToHosts(withoutOptions, [messy!.spec], options({ dryRun: true })))[0]).toMatchObject({ status: 'would-update', changed: false });
   });
 
   it('on a dry run reports what would change and writes nothing', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { splitKeyLine } from '../../src/operations/deploy/key-line.js';
-import { buildRemoteScript, parseRemoteReply, REMOTE_COMMAND, shellQuote, type RemoteRequest } from '../../src/operations/deploy/remote-script.js';
+import { buildRemoteScript, parseRemoteReply, REMOTE_COMMAND, remoteCommand, shellQuote, type RemoteRequest } from '../../src/operations/deploy/remote-script.js';
 
 const BLOB = 'AAAAC3NzaC1lZDI1NTE5AAAAIHx2OCVRMh8RPHVZ2BzJUnSxOQqUobEeSLwVBYhX+IeY';
 const LINE = `ssh-ed25519 ${BLOB} alice@laptop`;
@@ -21,7 +21,7 @@ function home(): string {
 
 function runScript(dir: string, request: RemoteRequest, shell: string[] = ['sh', '-c']): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(shell[0]!, [...shell.slice(1), REMOTE_COMMAND], { env: { HOME: dir, PATH: '/usr/bin:/bin' }, cwd: '/' });
+    const child = spawn(shell[0]!, [...shell.slice(1), remoteCommand(request)], { env: { HOME: dir, PATH: '/usr/bin:/bin' }, cwd: '/' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -62,7 +62,7 @@ for (const [name, shell] of [
       expect(statSync(join(dir, '.ssh')).mode & 0o777).toBe(0o700);
       expect(statSync(keysFile(dir)).mode & 0o777).toBe(0o600);
       const before = statSync(keysFile(dir));
-      expect(parseRemoteReply((await runScript(dir, { action: 'add', blob: BLOB, keyLine: `no-pty ${LINE} other comment` }, [...shell])).stdout)).toEqual({ kind: 'already-present' });
+      expect(parseRemoteReply((await runScript(dir, { action: 'add', blob: BLOB, keyLine: `${LINE.replace('alice@laptop', 'other comment')}` }, [...shell])).stdout)).toEqual({ kind: 'already-present' });
       const after = statSync(keysFile(dir));
       expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
       expect(existsSync(join(dir, '.ssh', '.piv-enroll.lock'))).toBe(false);
@@ -99,7 +99,7 @@ for (const [name, shell] of [
       ];
       const dir = home();
       writeKeys(dir, Buffer.from(corpus.join('\n') + '\n', 'latin1'));
-      const reply = parseRemoteReply((await runScript(dir, { action: 'list' }, [...shell])).stdout);
+      const reply = parseRemoteReply((await runScript(dir, { action: 'list', includeCertAuthority: true }, [...shell])).stdout);
       const expected = corpus.map((l) => splitKeyLine(l)?.blob).filter((b): b is string => b !== undefined);
       expect(expected.length).toBeGreaterThan(6);
       expect(reply).toEqual({ kind: 'listed', blobs: expected });
@@ -134,6 +134,8 @@ describe('remote script safety', () => {
 
   it('gives the login shell one line with no quote inside its quotes (fish, tcsh and csh read it as sh does)', () => {
     expect(REMOTE_COMMAND).toMatch(/^exec sh -c '[^'\n]*'$/);
+    expect(remoteCommand({})).toBe('exec sh -s');
+    expect(remoteCommand({ account: 'bob' })).toBe(REMOTE_COMMAND); // sudo -n needs the script's text again
   });
 
   it('waits for another deployment\'s lock, then proceeds; gives up with "locked" when it is never released', async () => {

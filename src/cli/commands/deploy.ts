@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { writeAnsibleFiles, runAnsiblePlaybook } from '../../operations/deploy/ansible.js';
-import { deployKey, DEFAULT_CONCURRENCY, summarize, type DeployOptions, type DeployRequest, type HostResult } from '../../operations/deploy/deploy-key.js';
+import { checkKeysOptions, deployKey, DEFAULT_CONCURRENCY, summarize, type DeployOptions, type DeployRequest, type HostResult } from '../../operations/deploy/deploy-key.js';
 import { hostsFileSpecs, parseHostSpecs, type HostTarget } from '../../operations/deploy/host-spec.js';
 import { readPublicKeyLine, SHA256_FINGERPRINT } from '../../operations/deploy/key-line.js';
 import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
@@ -30,6 +30,11 @@ export interface DeployFlags extends CardSelection, HostAccessFlags {
   json?: boolean;
   ansible?: string;
   run?: boolean;
+  /** sshd_config AuthorizedKeysFile paths, space-separated, or `auto`. */
+  authorizedKeysFile?: string;
+  account?: string;
+  keepOptions?: boolean;
+  includeCertAuthority?: boolean;
 }
 
 interface DeployPlan {
@@ -68,8 +73,13 @@ async function planFromFlags(flags: DeployFlags): Promise<DeployPlan> {
   const cardFlagsGiven = flags.reader !== undefined || flags.virtual !== undefined;
   if (cardFlagsGiven && flags.slot === undefined) problems.push('--reader and --virtual choose the card for --slot');
 
-  const { targets, options } = await hostsAndOptions(flags, problems);
+  const { targets, options: reach } = await hostsAndOptions(flags, problems);
+  const options = { ...reach, ...keysScopeFrom(flags, problems) };
   if (flags.run && flags.ansible === undefined) problems.push('--run runs the Ansible playbook: give --ansible DIR too');
+  if (flags.ansible !== undefined && flags.keepOptions) problems.push('--keep-options: ansible.posix.authorized_key always sets the options given; deploy without --ansible');
+  if (flags.ansible !== undefined && flags.includeCertAuthority) problems.push('--include-cert-authority: ansible.posix.authorized_key has no such choice; deploy without --ansible');
+  if (flags.keepOptions && flags.remove !== undefined) problems.push('--keep-options is for adding a key');
+  if (flags.includeCertAuthority && flags.remove === undefined) problems.push('--include-cert-authority is for --remove');
 
   let request: DeployRequest | undefined;
   let key: DeployPlan['key'] | undefined;
@@ -108,6 +118,18 @@ async function planFromFlags(flags: DeployFlags): Promise<DeployPlan> {
     key = { fingerprint: parsed.fingerprint, line: parsed.line };
   }
   return { request: request!, key: key!, targets, options };
+}
+
+/** Which files on the host, whose, and how lines are matched; problems are added to `problems`. */
+function keysScopeFrom(flags: DeployFlags, problems: string[]): Pick<DeployOptions, 'authorizedKeysFiles' | 'account' | 'keepOptions' | 'includeCertAuthority'> {
+  let authorizedKeysFiles: DeployOptions['authorizedKeysFiles'];
+  if (flags.authorizedKeysFile !== undefined) {
+    const paths = flags.authorizedKeysFile.trim().split(/[ \t]+/).filter(Boolean);
+    authorizedKeysFiles = paths.length === 1 && paths[0] === 'auto' ? 'auto' : paths;
+  }
+  const scope = { authorizedKeysFiles, account: flags.account, keepOptions: flags.keepOptions ?? false, includeCertAuthority: flags.includeCertAuthority ?? false };
+  problems.push(...checkKeysOptions(scope));
+  return scope;
 }
 
 export type DeployTargetFlags = Pick<DeployFlags, 'host' | 'hostsFile' | 'concurrency' | 'sshOption' | 'identity' | 'knownHosts' | 'acceptNewHostKeys' | 'connectTimeout' | 'dryRun'>;
@@ -157,20 +179,35 @@ async function readSlotKey(selection: CardSelection, slot: number): Promise<stri
 
 const STATUS_TEXT: Record<HostResult['status'], string> = {
   added: 'added',
+  updated: 'updated',
   'already-present': 'already present',
   removed: 'removed',
   absent: 'absent',
   'would-add': 'would add',
+  'would-update': 'would update',
   'would-remove': 'would remove',
   failed: 'FAILED',
 };
+
+const SOURCE_TEXT: Record<NonNullable<HostResult['authorizedKeysSource']>, string> = {
+  given: '',
+  sshd: ' (from sshd -T)',
+  default: " (sshd's default)",
+};
+
+/** The files a host used, when they are not simply ~/.ssh/authorized_keys. */
+function whereText(r: HostResult): string {
+  const files = r.authorizedKeysFiles ?? [];
+  if (files.length === 0 || (r.authorizedKeysSource === 'given' && files.length === 1 && files[0] === '~/.ssh/authorized_keys')) return '';
+  return `${files.join(' ')}${SOURCE_TEXT[r.authorizedKeysSource ?? 'given']}`;
+}
 
 export function formatResults(plan: { key: { fingerprint: string }; request: DeployRequest; options: { dryRun?: boolean } }, results: HostResult[]): string {
   const width = Math.max(4, ...results.map((r) => r.host.length));
   const lines = [`${plan.request.action === 'add' ? 'Deploying' : 'Removing'} ${plan.key.fingerprint}${plan.options.dryRun ? ' (dry run: nothing written)' : ''}`, ''];
   lines.push(`${'HOST'.padEnd(width)}  ${'RESULT'.padEnd(15)}  DETAIL`);
   for (const r of results) {
-    const detail = r.status === 'failed' ? `${r.reason}: ${r.detail ?? ''}`.trim() : '';
+    const detail = [r.status === 'failed' ? `${r.reason}: ${r.detail ?? ''}`.trim() : '', whereText(r), ...(r.notes ?? [])].filter(Boolean).join('; ');
     lines.push(`${r.host.padEnd(width)}  ${STATUS_TEXT[r.status].padEnd(15)}  ${detail}`.trimEnd());
   }
   const summary = summarize(results);
@@ -233,9 +270,16 @@ export async function runDeploy(flags: DeployFlags, output: Output, terminal = B
       output.result([`Wrote ${files.inventory}`, `      ${files.playbook}`, `Run: ${files.command.join(' ')}`].join('\n'));
       return 0;
     }
-    const results = await runAnsiblePlaybook(files, plan.options);
-    output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
-    return results.some((r) => r.status === 'failed') ? 1 : 0;
+    // Recorded as a direct deployment is, so offboard knows these hosts too.
+    const inventory = plan.options.dryRun ? undefined : await openInventoryToRecord(flags.inventory);
+    try {
+      const results = await runAnsiblePlaybook(files, plan.options);
+      if (inventory) await record(inventory, plan, results, output);
+      output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
+      return results.some((r) => r.status === 'failed') ? 1 : 0;
+    } finally {
+      await inventory?.close();
+    }
   }
   // Opened before any host changes: an unreachable inventory stops the deployment first.
   const inventory = plan.options.dryRun ? undefined : await openInventoryToRecord(flags.inventory);
@@ -244,16 +288,18 @@ export async function runDeploy(flags: DeployFlags, output: Output, terminal = B
   try {
     const work = (options: DeployOptions) => deployKey(plan.request, plan.targets, { ...options, ...chained(options, hosts) });
     const results = terminal && !flags.json ? await withProgress(plan, work) : await work(plan.options);
-    if (inventory) {
-      const recorded = await recordDeployResults(inventory, plan.key.fingerprint, plan.request.action, results);
-      if (recorded.enrollmentId === undefined) output.notice(`inventory: ${plan.key.fingerprint} is not an enrolled key there; nothing recorded`);
-    }
+    if (inventory) await record(inventory, plan, results, output);
     output.result(flags.json ? resultsJson(plan, results) : formatResults(plan, results));
     return results.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {
     stopReporting();
     await inventory?.close();
   }
+}
+
+async function record(inventory: NonNullable<Awaited<ReturnType<typeof openInventoryToRecord>>>, plan: DeployPlan, results: HostResult[], output: Output): Promise<void> {
+  const recorded = await recordDeployResults(inventory, plan.key.fingerprint, plan.request.action, results);
+  if (recorded.enrollmentId === undefined) output.notice(`inventory: ${plan.key.fingerprint} is not an enrolled key there; nothing recorded`);
 }
 
 /**

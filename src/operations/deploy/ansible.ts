@@ -15,8 +15,8 @@ import { shellQuote } from './remote-script.js';
 import { classifySshFailure, lastLine, type FailureReason } from './ssh-client.js';
 
 const TEMPLATES = new URL('../../../templates/ansible/', import.meta.url);
-/** The playbook's tasks, each one connection per host: the remote account, then the key. */
-const PLAYBOOK_TASKS = 2;
+/** The playbook's tasks that reach the host: the login, the account's home (for the tokens), the key. */
+const PLAYBOOK_TASKS = 3;
 /** Beyond the connect time, per host and task (as a direct deployment's session), and for Ansible's own start. */
 const TASK_GRACE_MS = 60_000;
 const STARTUP_MS = 60_000;
@@ -71,6 +71,9 @@ export async function writeAnsibleFiles(directory: string, request: DeployReques
   if (keyLine === undefined || 'fingerprint' in request) {
     throw new UsageError('--ansible needs the public key itself (ansible.posix.authorized_key matches keys, not fingerprints): give --remove FILE');
   }
+  if (options.authorizedKeysFiles === 'auto') {
+    throw new UsageError('--authorized-keys-file auto asks each host\'s sshd, which the playbook cannot: give the paths (as in sshd_config) with --ansible');
+  }
   const state = request.action === 'add' ? 'present' : 'absent';
   await mkdir(directory, { recursive: true });
   const hosts = new Map<string, string>();
@@ -88,6 +91,9 @@ export async function writeAnsibleFiles(directory: string, request: DeployReques
     `    piv_enroll_key: ${unsafeYaml(keyLine)}`,
     `    ansible_ssh_common_args: ${unsafeYaml(sshArgs(options))}`,
     ...(options.identityFile ? [`    ansible_ssh_private_key_file: ${unsafeYaml(options.identityFile)}`] : []),
+    // The module's user: and path: (the playbook expands sshd's tokens for the account).
+    ...(options.account !== undefined ? [`    piv_enroll_account: ${unsafeYaml(options.account)}`] : []),
+    ...(options.authorizedKeysFiles !== undefined ? [`    piv_enroll_paths: [${options.authorizedKeysFiles.map(unsafeYaml).join(', ')}]`] : []),
     '    ansible_python_interpreter: auto_silent',
   ];
   const template = await readFile(new URL('inventory.yml', TEMPLATES), 'utf8');

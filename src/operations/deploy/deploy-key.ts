@@ -15,7 +15,7 @@ import { UsageError } from '../../errors.js';
 import { mapBounded } from './bounded-pool.js';
 import { parseHostSpecs, type HostTarget } from './host-spec.js';
 import { blobFingerprint, readPublicKeyLine, SHA256_FINGERPRINT } from './key-line.js';
-import { buildRemoteScript, parseRemoteReply, REMOTE_COMMAND, type RemoteRequest } from './remote-script.js';
+import { ACCOUNT_NAME, buildRemoteScript, checkKeysFilePath, parseRemoteAnswer, remoteCommand, type RemoteContext, type RemoteRequest } from './remote-script.js';
 import {
   checkControlDirectory,
   checkSshOptions,
@@ -40,7 +40,7 @@ export type DeployRequest =
   | { action: 'remove'; keyLine: string }
   | { action: 'remove'; fingerprint: string };
 
-export type HostStatus = 'added' | 'already-present' | 'removed' | 'absent' | 'would-add' | 'would-remove' | 'failed';
+export type HostStatus = 'added' | 'updated' | 'already-present' | 'removed' | 'absent' | 'would-add' | 'would-update' | 'would-remove' | 'failed';
 
 export interface HostResult {
   /** The host as `[user@]host[:port]`. */
@@ -51,6 +51,12 @@ export interface HostResult {
   reason?: FailureReason;
   detail?: string;
   seconds: number;
+  /** The authorized keys files the host used (relative ones shown under ~ or ~ACCOUNT). */
+  authorizedKeysFiles?: string[];
+  /** Where they came from: the option (or the default), the host's sshd (sshd -T), or sshd's default because sshd could not be asked. */
+  authorizedKeysSource?: RemoteContext['source'];
+  /** What the host noted: a stale lock taken over, attributes that could not be copied, why sshd was not asked. */
+  notes?: string[];
 }
 
 export interface DeployOptions {
@@ -66,6 +72,14 @@ export interface DeployOptions {
   /** Extra ssh_config options, `K=V`. */
   sshOptions?: string[];
   connectTimeoutSeconds?: number;
+  /** sshd_config AuthorizedKeysFile paths (tokens %h %u %U %%; relative to the home), or `auto` to ask the host's sshd. Default ~/.ssh/authorized_keys. */
+  authorizedKeysFiles?: string[] | 'auto';
+  /** Edit this account's keys (logged in as root, or with sudo -n); the files stay the account's. */
+  account?: string;
+  /** Keep a line of the key that has other options as it is (default: replace it). */
+  keepOptions?: boolean;
+  /** --remove also takes out cert-authority lines of the key. */
+  includeCertAuthority?: boolean;
   runner?: SshRunner;
   /** Milliseconds, for the per-host durations. */
   now?: () => number;
@@ -109,6 +123,7 @@ export async function deployKey(request: DeployRequest, hosts: ReadonlyArray<str
   const problems = checkSshOptions(sshOptions);
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`the concurrency is a whole number ≥ 1, not ${concurrency}`);
+  problems.push(...checkKeysOptions(options));
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const controlDirectory = await mkdtemp(join(tmpdir(), 'pe-ssh-'));
   try {
@@ -121,7 +136,13 @@ export async function deployKey(request: DeployRequest, hosts: ReadonlyArray<str
       knownHostsFile: options.knownHostsFile,
       sshOptions,
     };
-    const host = new HostDeployment(settings, options.runner ?? execaSshRunner, request.action, edit, options.dryRun ?? false);
+    const scope: Scope = {
+      authorizedKeysFiles: options.authorizedKeysFiles,
+      account: options.account,
+      keepOptions: options.keepOptions,
+      includeCertAuthority: options.includeCertAuthority,
+    };
+    const host = new HostDeployment(settings, options.runner ?? execaSshRunner, request.action, edit, options.dryRun ?? false, scope);
     const now = options.now ?? Date.now;
     return await mapBounded(targets, concurrency, async (target) => {
       options.onHostStart?.(target.label);
@@ -136,6 +157,28 @@ export async function deployKey(request: DeployRequest, hosts: ReadonlyArray<str
   }
 }
 
+/** Problems with the files and account options, all at once. */
+export function checkKeysOptions(options: Pick<DeployOptions, 'authorizedKeysFiles' | 'account'>): string[] {
+  const problems: string[] = [];
+  const files = options.authorizedKeysFiles;
+  if (Array.isArray(files)) {
+    if (files.length === 0) problems.push('--authorized-keys-file: give a path (or auto)');
+    for (const path of files) {
+      if (path === 'auto') problems.push('--authorized-keys-file auto stands alone');
+      else {
+        const problem = checkKeysFilePath(path);
+        if (problem) problems.push(`--authorized-keys-file: ${problem}`);
+      }
+    }
+  }
+  if (options.account !== undefined && !ACCOUNT_NAME.test(options.account)) {
+    problems.push(`--account: "${options.account}" is not a POSIX user name (letters, digits, . _ -, not starting with -, at most 32)`);
+  }
+  return problems;
+}
+
+type Scope = Pick<RemoteRequest, 'authorizedKeysFiles' | 'account' | 'keepOptions' | 'includeCertAuthority'>;
+
 type Outcome = Omit<HostResult, 'host' | 'seconds'>;
 
 /** One host's work: one session, or two over one master connection (closed at the end). */
@@ -146,17 +189,18 @@ class HostDeployment {
     private readonly action: 'add' | 'remove',
     private readonly edit: PlannedEdit,
     private readonly dryRun: boolean,
+    private readonly scope: Scope,
   ) {}
 
   async run(target: HostTarget): Promise<Outcome> {
-    if ('blob' in this.edit) return this.session(target, { action: this.action, blob: this.edit.blob, keyLine: this.edit.keyLine, dryRun: this.dryRun });
+    if ('blob' in this.edit) return this.session(target, { ...this.scope, action: this.action, blob: this.edit.blob, keyLine: this.edit.keyLine, dryRun: this.dryRun });
     const fingerprint = this.edit.fingerprint;
     try {
-      const listed = await this.session(target, { action: 'list' }, true);
+      const listed = await this.session(target, { ...this.scope, action: 'list' }, true);
       if (listed.status === 'failed' || !listed.blobs) return listed;
       const blob = listed.blobs.find((b) => fingerprintOrUndefined(b) === fingerprint);
-      if (blob === undefined) return { status: 'absent', changed: false };
-      return await this.session(target, { action: 'remove', blob, dryRun: this.dryRun }, true);
+      if (blob === undefined) return { ...withoutBlobs(listed), status: 'absent', changed: false };
+      return await this.session(target, { ...this.scope, action: 'remove', blob, dryRun: this.dryRun }, true);
     } finally {
       await this.runner(closeArgs(target, this.settings), '', 10_000).catch(() => undefined);
     }
@@ -165,27 +209,40 @@ class HostDeployment {
   /** One session; `persist` keeps the master connection for the next one. */
   private async session(target: HostTarget, request: RemoteRequest, persist = false): Promise<Outcome & { blobs?: string[] }> {
     const timeoutMs = this.settings.connectTimeoutSeconds * 1000 + SESSION_GRACE_MS;
-    const run = await this.runner(sessionArgs(target, this.settings, REMOTE_COMMAND, persist), buildRemoteScript(request), timeoutMs);
-    const reply = parseRemoteReply(run.stdout);
-    if (!reply) {
+    const run = await this.runner(sessionArgs(target, this.settings, remoteCommand(request), persist), buildRemoteScript(request), timeoutMs);
+    const answer = parseRemoteAnswer(run.stdout);
+    if (!answer) {
       const failure = classifySshFailure(run) ?? { reason: 'error' as const, detail: lastLine(run.stderr) || `the remote side exited ${run.exitCode} without a reply` };
       return { status: 'failed', changed: false, ...failure };
     }
+    const { outcome: reply, context } = answer;
+    const where: Partial<Outcome> = {
+      ...(context.files.length > 0 ? { authorizedKeysFiles: context.files } : {}),
+      ...(context.source ? { authorizedKeysSource: context.source } : {}),
+      ...(context.notes.length > 0 ? { notes: context.notes } : {}),
+    };
     switch (reply.kind) {
       case 'added':
+      case 'updated':
       case 'removed':
-        return { status: reply.kind, changed: true };
+        return { status: reply.kind, changed: true, ...where };
       case 'already-present':
       case 'absent':
       case 'would-add':
+      case 'would-update':
       case 'would-remove':
-        return { status: reply.kind, changed: false };
+        return { status: reply.kind, changed: false, ...where };
       case 'listed':
-        return { status: 'absent', changed: false, blobs: reply.blobs };
+        return { status: 'absent', changed: false, blobs: reply.blobs, ...where };
       case 'error':
-        return { status: 'failed', changed: false, reason: knownReason(reply.reason), detail: reply.detail };
+        return { status: 'failed', changed: false, reason: knownReason(reply.reason), detail: reply.detail, ...where };
     }
   }
+}
+
+function withoutBlobs(outcome: Outcome & { blobs?: string[] }): Outcome {
+  const { blobs: _blobs, ...rest } = outcome;
+  return rest;
 }
 
 function fingerprintOrUndefined(blob: string): string | undefined {
@@ -197,7 +254,7 @@ function fingerprintOrUndefined(blob: string): string | undefined {
 }
 
 function knownReason(reason: string): FailureReason {
-  return (['permission-denied', 'no-space', 'locked', 'unsupported'] as const).find((r) => r === reason) ?? 'error';
+  return (['permission-denied', 'no-space', 'locked', 'unsupported', 'no-account'] as const).find((r) => r === reason) ?? 'error';
 }
 
 export interface DeploySummary {
@@ -208,7 +265,7 @@ export interface DeploySummary {
 
 export function summarize(results: HostResult[]): DeploySummary {
   return {
-    changed: results.filter((r) => r.changed || r.status === 'would-add' || r.status === 'would-remove').length,
+    changed: results.filter((r) => r.changed || r.status === 'would-add' || r.status === 'would-update' || r.status === 'would-remove').length,
     unchanged: results.filter((r) => r.status === 'already-present' || r.status === 'absent').length,
     failed: results.filter((r) => r.status === 'failed').length,
   };

@@ -111,6 +111,7 @@ export type FailureReason =
   | 'no-space'
   | 'locked'
   | 'unsupported'
+  | 'no-account'
   | 'error';
 
 export interface SshFailure {

@@ -13,6 +13,7 @@ export interface RecordedDeploy {
 
 const STATE: Partial<Record<HostResult['status'], DeploymentState>> = {
   added: 'present',
+  updated: 'present',
   'already-present': 'present',
   removed: 'removed',
   absent: 'removed',
