@@ -47,16 +47,22 @@ ENTRY
 }
 
 # The configuration of the sshd serving this session: the -f of the first sshd among our ancestors (Linux /proc).
+# Since OpenSSH 8.2 the listener names itself "sshd: ARGV… [listener] N of X-Y startups" (one string, blanks
+# between the words); before, its cmdline was its argv.
 listener_config() {
   pid=$$
   while [ "$pid" -gt 1 ] 2>/dev/null; do
     read -r st </proc/"$pid"/stat 2>/dev/null || return 0
     cmd=$(tr '\0' '\n' </proc/"$pid"/cmdline 2>/dev/null)
     case $cmd in
-      */sshd"$nl"*|sshd"$nl"*)
-        printf '%s\n' "$cmd" | awk 'f { print; exit } $0 == "-f" { f = 1; next } /^-f/ { print substr($0, 3); exit }'
-        return 0 ;;
+      "sshd: "*" [listener] "*) words=${cmd#sshd: }; words=${words%% \[listener\] *} ;;
+      */sshd"$nl"*|sshd"$nl"*) words=$cmd ;;
+      *) words= ;;
     esac
+    if [ -n "$words" ]; then
+      printf '%s\n' "$words" | tr ' ' '\n' | awk 'f { print; exit } $0 == "-f" { f = 1; next } /^-f/ { print substr($0, 3); exit }'
+      return 0
+    fi
     st=${st##*) }
     set -- $st
     pid=$2

@@ -90,7 +90,7 @@ export interface TestSshd {
  * authorizes keys through a second, root-owned file, so the account itself may have no ~/.ssh; it lives under
  * /run because StrictModes checks every directory above a file outside the home, and /tmp is world-writable.
  */
-export async function startSshd(user: TestUser, outsideHome?: string): Promise<TestSshd> {
+export async function startSshd(user: TestUser, outsideHome?: string, fleet?: FleetConfig): Promise<TestSshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // Debian's privilege separation directory
   const dir = scratch('pe-deploy-sshd-');
   let extraKeysFile = '';
@@ -111,9 +111,9 @@ export async function startSshd(user: TestUser, outsideHome?: string): Promise<T
       port,
       hostKey,
       pidFile: join(dir, 'sshd.pid'),
-      authorizedKeysFile: `.ssh/authorized_keys ${extraKeysFile}`.trimEnd(),
+      authorizedKeysFile: fleet?.authorizedKeysFile ?? `.ssh/authorized_keys ${extraKeysFile}`.trimEnd(),
       strictModes: true,
-      extra: [`AllowUsers ${user.name}`, 'LogLevel VERBOSE'],
+      extra: [`AllowUsers ${user.name}${fleet?.rootLogin ? ' root' : ''}`, 'LogLevel VERBOSE', ...(fleet?.rootLogin ? ['PermitRootLogin prohibit-password'] : [])],
     }),
   );
   const sshd = await spawnSshd(config);
@@ -140,6 +140,48 @@ export async function startSshd(user: TestUser, outsideHome?: string): Promise<T
         child.kill('SIGTERM');
       }),
   };
+}
+
+export interface FleetConfig {
+  /** sshd_config's AuthorizedKeysFile line. */
+  authorizedKeysFile: string;
+  /** Let root log in too (AllowUsers root, PermitRootLogin prohibit-password). */
+  rootLogin?: boolean;
+}
+
+export interface FleetHost extends TestSshd {
+  /** A root-owned 0755 directory under /run for AuthorizedKeysFile paths outside the home (`${keysDir}/%u`). */
+  keysDir: string;
+  /** `root@127.0.0.1:port` */
+  rootSpec: string;
+}
+
+/**
+ * A user with an sshd whose AuthorizedKeysFile is `authorizedKeysFile(keysDir)`, where keysDir is a directory
+ * under /run (StrictModes checks every directory above a file outside the home); `files` are written into it
+ * (root-owned, 0644) before sshd starts, e.g. { root: deployer line } for a root login through `${keysDir}/%u`.
+ */
+export async function startFleetHost(authorizedKeysFile: (keysDir: string) => string, files: Record<string, string> = {}, rootLogin = true): Promise<FleetHost> {
+  const user = await createTestUser();
+  const keysDir = mkdtempSync('/run/pe-deploy-fleet-');
+  chmodSync(keysDir, 0o755);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(keysDir, name), content, { mode: 0o644 });
+  try {
+    const sshd = await startSshd(user, undefined, { authorizedKeysFile: authorizedKeysFile(keysDir), rootLogin });
+    const stop = sshd.stop;
+    return { ...sshd, keysDir, rootSpec: `root@127.0.0.1:${sshd.port}`, stop: async () => (await stop(), rmSync(keysDir, { recursive: true, force: true })) };
+  } catch (error) {
+    await user.remove();
+    rmSync(keysDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Whether `identity` logs in to the host as its user (a real login, BatchMode). */
+export async function canLogIn(host: TestSshd, identity: TestIdentity, knownHosts: string): Promise<boolean> {
+  const result = await run('ssh', ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', `IdentityFile=${identity.privateKey}`,
+    '-o', 'IdentitiesOnly=yes', '-p', String(host.port), '-l', host.user.name, '--', '127.0.0.1', 'true']);
+  return result.code === 0;
 }
 
 /**
