@@ -116,7 +116,7 @@ describe('deploy to real hosts', () => {
 
   it('on a dry run reports what would change and writes nothing', async () => {
     const before = readFileSync(messy!.user.authorizedKeys);
-    const results = byHost(await addKeyToHosts(otherKey.line.replace('someone else', 'x'), [messy!.spec], options({ dryRun: true })));
+    const results = byHost(await addKeyToHosts(`from="127.0.0.1",no-pty ${otherKey.line.replace('someone else', 'x')}`, [messy!.spec], options({ dryRun: true })));
     expect(results[messy!.spec]!.status).toBe('already-present');
     const fresh = await makeIdentity(dir, 'fresh');
     const dry = await addKeyToHosts(fresh.line, [messy!.spec, plain!.spec], options({ dryRun: true }));
