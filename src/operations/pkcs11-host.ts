@@ -10,8 +10,12 @@
  * before then either, with worker.unref(), process.exit() or process.reallyExit(): Node joins its worker
  * threads at exit. A process can be killed at once. The price is an asynchronous API.
  *
- * One host serves every module of a run, one call at a time, so node's start (~0.1 s on the two-core test
- * machine) is paid once; after a timeout or a crash, the next token gets a new host. Each call is a round
+ * A host serves one open token at a time, one call at a time, and is reused by the next token, so a run that checks
+ * through several modules one after the other pays node's start (~0.1 s on the two-core test machine) once; after a
+ * timeout or a crash, the next token gets a new host. Tokens open at the same time (batch, one enrollment per reader)
+ * each get a host of their own: a module's calls block its host's only thread (a C_Sign waits for the card), and two
+ * tokens of one module in one process would share its library state (the second C_Initialize answered
+ * CKR_CRYPTOKI_ALREADY_INITIALIZED and failed the check of the second card). Each call is a round
  * trip over the IPC channel (~0.1 ms; v8 serialization, so Buffers arrive as Buffers, byte for byte).
  * Measured on enroll's checks through OpenSC and ykcs11 (6 signatures, virtual card behind pcscd): 104 ms
  * in process before, 279 ms with the host (medians of 7), of which ~30 ms are the round trips.
@@ -96,6 +100,8 @@ class HostProcess {
   private nextInstance = 1;
   /** Set once the process is gone or abandoned: what every later call fails with. */
   private ended: Error | undefined;
+  /** Modules loaded and not yet released: a host with none is free for the next token. */
+  openModules = 0;
 
   constructor() {
     // The source of a self-contained function (pkcs11-host-program.ts), so no file has to be found at run time.
@@ -173,7 +179,8 @@ class HostProcess {
       call.reject(reason);
     }
     this.pending.clear();
-    if (current === this) current = undefined;
+    const index = hosts.indexOf(this);
+    if (index >= 0) hosts.splice(index, 1);
     this.kill();
     // Killed but not yet reaped (a process in uninterruptible I/O dies later): we do not wait for it.
     this.child.unref();
@@ -193,22 +200,36 @@ class HostProcess {
   }
 }
 
-let current: HostProcess | undefined;
+const hosts: HostProcess[] = [];
 let killAtExit = false;
 
-function host(): HostProcess {
-  if (!current) {
-    current = new HostProcess();
-    if (!killAtExit) {
-      killAtExit = true;
-      process.on('exit', () => current?.kill());
-    }
+/** A live host with no open module, or a new one. */
+function freeHost(): HostProcess {
+  const free = hosts.find((h) => h.alive && h.openModules === 0);
+  if (free) return free;
+  const started = new HostProcess();
+  hosts.push(started);
+  if (!killAtExit) {
+    killAtExit = true;
+    process.on('exit', () => {
+      for (const h of hosts) h.kill();
+    });
   }
-  return current;
+  return started;
+}
+
+/**
+ * Starts a host now, so its start-up (node, pkcs11js) overlaps with other work, such as the card's, instead of
+ * delaying the first PKCS#11 check. Touches no module and no card. The next token that opens takes it.
+ */
+export function prestartPkcs11Host(): void {
+  if (!hosts.some((h) => h.alive && h.openModules === 0)) freeHost();
 }
 
 /** One module loaded in the host: its calls, each under its bound. */
 export class RemoteModule {
+  private released = false;
+
   private constructor(
     private readonly host: HostProcess,
     private readonly instance: number,
@@ -219,14 +240,20 @@ export class RemoteModule {
 
   /** Loads `module` in the host. A failure to load is an Error with the loader's message (dlerror). */
   static async load(module: Pkcs11Module, timeouts: Pkcs11Timeouts): Promise<RemoteModule> {
-    const hostProcess = host();
+    const hostProcess = freeHost();
+    hostProcess.openModules++;
     const instance = hostProcess.newInstance();
     const bound = (method: string): number => (method === 'C_GenerateKeyPair' ? timeouts.keyGenerationMs : timeouts.callMs);
     const api = Object.fromEntries(
       Object.keys(REMOTE_METHODS).map((method) => [method, (...args: unknown[]) => hostProcess.call(instance, module.name, method, args, bound(method))]),
     ) as RemotePkcs11;
     // The host's start-up (node, pkcs11js) counts in this first call's bound.
-    await hostProcess.call(instance, module.name, 'load', [module.path], timeouts.callMs);
+    try {
+      await hostProcess.call(instance, module.name, 'load', [module.path], timeouts.callMs);
+    } catch (error) {
+      hostProcess.openModules--;
+      throw error;
+    }
     return new RemoteModule(hostProcess, instance, timeouts, module, api);
   }
 
@@ -237,6 +264,12 @@ export class RemoteModule {
 
   /** Lets the host forget the module (after C_Finalize). */
   async release(): Promise<void> {
-    if (this.alive) await this.host.call(this.instance, this.module.name, 'release', [], this.timeouts.callMs);
+    if (this.released) return;
+    this.released = true;
+    try {
+      if (this.alive) await this.host.call(this.instance, this.module.name, 'release', [], this.timeouts.callMs);
+    } finally {
+      this.host.openModules--;
+    }
   }
 }

@@ -196,7 +196,8 @@ export async function applyEnrollment(
 
   // 5. Verify every SSH signature algorithm the key has, through the card, against the exported key.
   progress('verify', 'checking the card signatures');
-  const verification = await verifyCardSignatures(cardKey, publicKey, deps.random);
+  // The certificate's signature (checked above) already proves the SSH algorithm with the same hash: no second one.
+  const verification = await verifyCardSignatures(cardKey, publicKey, deps.random, { hash: options.hash });
   const failed = verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
   if (failed.length > 0) {
     throw new EnrollmentError(`the card returned invalid signatures for ${failed.map((c) => c.algorithm).join(', ')}. ${BAD_SIGNATURE_ADVICE}`);

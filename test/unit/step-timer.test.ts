@@ -1,0 +1,32 @@
+import { describe, expect, test } from 'vitest';
+import { StepTimer } from '../../src/operations/enroll/step-timer.js';
+
+describe('StepTimer', () => {
+  test('a step lasts until the next one starts; a step that returns adds up; APDUs per step', () => {
+    let now = 0;
+    let apdus = 0;
+    const timer = new StepTimer(() => now, () => apdus);
+    const seen: string[] = [];
+    const progress = timer.progress((step, message) => seen.push(`${step}: ${message}`));
+    progress('harden', 'replacing the default PIN');
+    now += 20; apdus += 2;
+    progress('harden', 'replacing the default PUK'); // the same step: no new start
+    now += 20; apdus += 2;
+    progress('authenticate', 'authenticating');
+    now += 5; apdus += 3;
+    progress('harden', 'setting a management key');
+    now += 15; apdus += 4;
+    timer.mark('pkcs11');
+    now += 100; apdus += 40;
+    expect(timer.finish()).toEqual({ harden: { ms: 55, apdus: 8 }, authenticate: { ms: 5, apdus: 3 }, pkcs11: { ms: 100, apdus: 40 } });
+    expect(seen).toHaveLength(4);
+  });
+
+  test('without an APDU counter, only times', () => {
+    let now = 0;
+    const timer = new StepTimer(() => now);
+    timer.mark('key');
+    now += 12.34;
+    expect(timer.finish()).toEqual({ key: { ms: 12.3 } });
+  });
+});
