@@ -19,21 +19,29 @@ fail_write() {
 shown() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$home_shown" "$1" ;; esac; }
 
 awk_keys='@AWK@'
+# How the script starts itself again (sudo -n, or as the account): its own text as $1, kept in $script.
+again='script=$1 && eval "$script"'
 
 # Whose keys: the login's own, or (--account) another account's, edited as root (directly or through sudo -n).
 # The account's name was checked by piv-enroll (a POSIX user name) and only ever appears quoted.
 choose_account() {
   as_admin=no
+  if [ "${0:-}" = piv-enroll-as-account ]; then
+    # Started again as the account by as_account below: the files were resolved by root.
+    account=
+    files=$PIV_ENROLL_FILES
+  fi
   if [ -z "$account" ] || [ "$account" = "${LOGNAME:-${USER:-}}" ]; then
     account=${LOGNAME:-${USER:-}}
     cd || fail error 'no home directory'
     home=$PWD
     home_shown='~'
+    [ "${0:-}" != piv-enroll-as-account ] || home_shown="~$account"
     return 0
   fi
   if [ "$(id -u)" != 0 ]; then
     [ "${0:-}" != piv-enroll-sudo ] || fail permission-denied 'sudo -n did not give root'
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then exec sudo -n -- sh -c "$script" piv-enroll-sudo; fi
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then exec sudo -n -- sh -c "$again" piv-enroll-sudo "$script"; fi
     fail permission-denied "editing $account's keys needs root or sudo -n (without a password) on the host"
   fi
   entry=$(getent passwd "$account" 2>/dev/null) || entry=$(awk -F: -v n="$account" '$1 == n { print; exit }' /etc/passwd)
@@ -117,18 +125,51 @@ resolve_files() {
   keys_source=given
   keys_note=
   keys_files=$files
-  if [ "$files" = auto ]; then ask_sshd; fi
+  if [ "${0:-}" = piv-enroll-as-account ]; then keys_source=$PIV_ENROLL_SOURCE; keys_note=$PIV_ENROLL_NOTE
+  elif [ "$files" = auto ]; then ask_sshd; fi
   count=0
   for pattern in $keys_files; do
-    expand "$pattern"
+    if [ "${0:-}" = piv-enroll-as-account ]; then expanded=$pattern; else expand "$pattern"; fi
     count=$((count + 1))
     eval "file_$count=\$expanded"
   done
   [ "$count" -gt 0 ] || fail unsupported 'no AuthorizedKeysFile'
+  if [ "$as_admin" = yes ]; then as_account_if_needed; fi
   say "source $keys_source"
   [ -z "$keys_note" ] || say "note $keys_note"
   i=1
   while [ "$i" -le "$count" ]; do eval "say \"file \$(shown \"\$file_$i\")\""; i=$((i + 1)); done
+}
+
+# Root never writes where the account could swap a name for a symbolic link between two steps (cp, chown and a
+# redirection all follow one): a file in the home, or in a directory not root's alone, is edited as the account
+# itself (the files it owns stay its own), started again with setpriv, runuser or su. Elsewhere (such as
+# /etc/ssh/authorized_keys/%u) root edits and gives new files to the account.
+as_account_if_needed() {
+  resolved=; i=1; needs=no
+  while [ "$i" -le "$count" ]; do
+    eval "f=\$file_$i"
+    resolved="$resolved $f"
+    case $f in
+      /*) d=${f%/*}
+          while [ -n "$d" ]; do
+            [ ! -d "$d" ] || [ -z "$(find "$d" -prune \( ! -user 0 -o \( \( -perm -0002 -o -perm -0020 \) ! -perm -1000 \) \) 2>/dev/null)" ] || needs=yes
+            d=${d%/*}
+          done ;;
+      *) needs=yes ;;
+    esac
+    i=$((i + 1))
+  done
+  [ "$needs" = yes ] || return 0
+  [ "$account_uid" != 0 ] || return 0
+  export PIV_ENROLL_FILES="${resolved# }" PIV_ENROLL_SOURCE="$keys_source" PIV_ENROLL_NOTE="$keys_note"
+  export HOME="$home" LOGNAME="$account" USER="$account"
+  if command -v setpriv >/dev/null 2>&1; then
+    exec setpriv --reuid="$account_uid" --regid="$account_gid" --init-groups -- sh -c "$again" piv-enroll-as-account "$script"
+  elif command -v runuser >/dev/null 2>&1; then
+    exec runuser -u "$account" -- sh -c "$again" piv-enroll-as-account "$script"
+  fi
+  exec su -s /bin/sh -c "$again" "$account" piv-enroll-as-account "$script"
 }
 
 # The first look, one file: exit 10 no line with the key, 11 present as asked, 12 to change; else unreadable.

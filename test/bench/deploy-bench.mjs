@@ -85,7 +85,8 @@ function deployWithPivEnroll(args) {
   const started = process.hrtime.bigint();
   // BENCH_CONCURRENCY tries another --concurrency than the default (16).
   const concurrency = process.env.BENCH_CONCURRENCY ? ['--concurrency', process.env.BENCH_CONCURRENCY] : [];
-  const result = spawnSync(process.execPath, [CLI, 'deploy', ...args, ...concurrency, '--json'], { encoding: 'utf8' });
+  // An inventory of its own (opened and looked up as usual), not the one of whoever runs the bench.
+  const result = spawnSync(process.execPath, [CLI, 'deploy', ...args, ...concurrency, '--json', '--inventory', join(dir, 'inventory.sqlite')], { encoding: 'utf8' });
   const took = seconds(started);
   if (result.status !== 0) throw new Error(`piv-enroll deploy exited ${result.status}: ${result.stderr}\n${result.stdout}`);
   return { took, report: JSON.parse(result.stdout) };

@@ -6,7 +6,7 @@
  * that stays the account's. Every check ends in a real login, or a real refusal.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addKeyToHosts, removeKeyFromHosts, type DeployOptions } from '../../src/operations/deploy/deploy-key.js';
@@ -160,5 +160,20 @@ describe('locks and owners', () => {
     const created = statSync(join(host.user.home, '.ssh', 'authorized_keys'));
     expect([created.uid, created.gid, created.mode & 0o777]).toEqual([host.user.uid, host.user.gid, 0o600]);
     expect(statSync(join(host.user.home, '.ssh')).uid).toBe(host.user.uid);
+  });
+
+  it('edits files in the account\'s home as the account, never as root: a link to a root-only file is not read', async () => {
+    const host = outside!;
+    const secret = join(dir, 'root-only');
+    writeFileSync(secret, `${card.line}\n`, { mode: 0o600 });
+    chmodSync(dir, 0o755);
+    writeAuthorizedKeys(host.user, '');
+    rmSync(host.user.authorizedKeys);
+    symlinkSync(secret, host.user.authorizedKeys);
+    const [result] = await addKeyToHosts(card.line, [host.rootSpec], options({ account: host.user.name }));
+    // As root the script would have read the key through the link and said "already present".
+    expect(result).toMatchObject({ status: 'failed', reason: 'permission-denied' });
+    expect(result!.detail).toMatch(/cannot read ~pe-d\w+\/\.ssh\/authorized_keys/);
+    expect(readFileSync(secret, 'utf8')).toBe(`${card.line}\n`);
   });
 });

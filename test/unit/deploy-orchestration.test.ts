@@ -163,3 +163,28 @@ describe('deploying with a scripted ssh', () => {
     expect(parseRemoteReply('PIV-ENROLL would-add\n')).toEqual({ kind: 'would-add' });
   });
 });
+
+describe('which files, whose, and how lines are matched', () => {
+  it('passes them to the host quoted, with the command that can start the script again under sudo -n for --account', async () => {
+    const ssh = fakeSsh(() => ({ exitCode: 0, stdout: 'PIV-ENROLL source sshd\nPIV-ENROLL file /etc/ssh/keys/bob\nPIV-ENROLL note took over a stale lock\nPIV-ENROLL updated\n', stderr: '' }));
+    const [result] = await addKeyToHosts(LINE, ['root@web'], { runner: ssh, authorizedKeysFiles: 'auto', account: 'bob', keepOptions: true });
+    expect(result).toMatchObject({ status: 'updated', changed: true, authorizedKeysSource: 'sshd', authorizedKeysFiles: ['/etc/ssh/keys/bob'], notes: ['took over a stale lock'] });
+    const input = ssh.calls[0]!.input;
+    expect(input).toContain("files='auto'");
+    expect(input).toContain("account='bob'");
+    expect(input).toContain('keep_options=yes');
+    expect(ssh.calls[0]!.args.at(-1)).toBe(`exec sh -c 'script=$(cat) && eval "$script"'`);
+    const plain = fakeSsh(() => reply('added'));
+    await addKeyToHosts(LINE, ['web'], { runner: plain, authorizedKeysFiles: ['.ssh/authorized_keys', '/etc/ssh/keys/%u'] });
+    expect(plain.calls[0]!.input).toContain("files='.ssh/authorized_keys /etc/ssh/keys/%u'");
+    expect(plain.calls[0]!.args.at(-1)).toBe('exec sh -s');
+  });
+
+  it('refuses a bad account name or path before any connection, all at once', async () => {
+    const ssh = fakeSsh(() => reply('added'));
+    const attempt = addKeyToHosts(LINE, ['web'], { runner: ssh, account: "bob'; id", authorizedKeysFiles: ['/keys/%d', 'auto'] });
+    await expect(attempt).rejects.toThrow(UsageError);
+    await expect(attempt).rejects.toThrow(/%d is not one of sshd's tokens[\s\S]*auto stands alone[\s\S]*--account: "bob'; id" is not a POSIX user name/);
+    expect(ssh.calls).toHaveLength(0);
+  });
+});

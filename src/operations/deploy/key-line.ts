@@ -1,8 +1,8 @@
 /**
  * authorized_keys lines as sshd reads them (sshd(8) "AUTHORIZED_KEYS FILE FORMAT"): optional options, key type,
- * base64 blob, optional comment. A key is identified by its blob alone, so the same key with another comment or
- * with options before it is the same key. The remote awk program in remote-script.ts finds blobs the same way;
- * the unit tests hold the two to each other.
+ * base64 blob, optional comment. A line is the key's when its blob is (the comment does not matter); deploy then
+ * compares the options field as written, so the same key with other options is replaced. The remote awk program
+ * (templates/deploy/authorized-keys.awk) splits lines the same way; the unit tests hold the two to each other.
  */
 import sshpk from 'sshpk';
 import { UsageError } from '../../errors.js';
