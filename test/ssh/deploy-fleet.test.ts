@@ -9,6 +9,8 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Output } from '../../src/cli/output.js';
+import { runDeploy } from '../../src/cli/commands/deploy.js';
 import { addKeyToHosts, removeKeyFromHosts, type DeployOptions } from '../../src/operations/deploy/deploy-key.js';
 import { canLogIn, makeIdentity, scratch, startFleetHost, startHost, stopHost, writeAuthorizedKeys, type FleetHost, type TestIdentity, type TestSshd } from './support/deploy-hosts.js';
 
@@ -19,6 +21,12 @@ let knownHosts: string;
 let outside: FleetHost | undefined;
 let second: FleetHost | undefined;
 let plain: TestSshd | undefined;
+
+function captured(): Output & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, result: (t) => out.push(t), notice: (t) => err.push(t), error: (t) => err.push(t) };
+}
 
 function options(extra: DeployOptions = {}): DeployOptions {
   return { identityFile: deployer.privateKey, knownHostsFile: knownHosts, connectTimeoutSeconds: 5, ...extra };
@@ -61,6 +69,19 @@ describe('deploy where sshd reads the keys', () => {
     // The same again: present, nothing written.
     const [again] = await addKeyToHosts(card.line, [host.rootSpec], options({ authorizedKeysFiles: 'auto', account: host.user.name }));
     expect(again).toMatchObject({ status: 'already-present', changed: false });
+  });
+
+  it('the CLI says per host which file it used and why, in the table and in the JSON', async () => {
+    const host = outside!;
+    const common = { publicKey: card.publicKey, host: [host.rootSpec], identity: deployer.privateKey, knownHosts, connectTimeout: '5', inventory: 'none', account: host.user.name, authorizedKeysFile: 'auto' };
+    const json = captured();
+    expect(await runDeploy({ ...common, json: true }, json, false)).toBe(0);
+    expect((JSON.parse(json.out[0]!) as { hosts: unknown[] }).hosts).toMatchObject([{ host: host.rootSpec, status: 'already-present', authorizedKeysSource: 'sshd', authorizedKeysFiles: [join(host.keysDir, host.user.name)] }]);
+    const table = captured();
+    expect(await runDeploy(common, table, false)).toBe(0);
+    expect(table.out.join('\n')).toMatch(new RegExp(`already present +${join(host.keysDir, host.user.name)} \\(from sshd -T\\)`));
+    const bad = captured();
+    await expect(runDeploy({ ...common, account: 'bob;id', authorizedKeysFile: '/keys/%x' }, bad, false)).rejects.toThrow(/%x is not one of sshd's tokens[\s\S]*--account: "bob;id" is not a POSIX user name/);
   });
 
   it('a non-root login cannot run sshd -T: sshd\'s default is used and the report says so', async () => {
