@@ -12,10 +12,13 @@
  *
  * A host serves one open token at a time, one call at a time, and is reused by the next token, so a run that checks
  * through several modules one after the other pays node's start (~0.1 s on the two-core test machine) once; after a
- * timeout or a crash, the next token gets a new host. Tokens open at the same time (batch, one enrollment per reader)
- * each get a host of their own: a module's calls block its host's only thread (a C_Sign waits for the card), and two
- * tokens of one module in one process would share its library state (the second C_Initialize answered
- * CKR_CRYPTOKI_ALREADY_INITIALIZED and failed the check of the second card). Each call is a round
+ * timeout or a crash, the next token gets a new host.
+ * Tokens take turns in a process: the next one opens when the last one is released. Two tokens of one module in one
+ * host share its library state (batch's second card failed with CKR_CRYPTOKI_ALREADY_INITIALIZED), and in two hosts
+ * they step on each other's cards: OpenSC's C_Initialize connects the card in every reader, and its SELECTs on a
+ * card between another instance's context-specific login and C_Sign broke that signature (CKR_BUFFER_TOO_SMALL,
+ * seen with four readers behind cards paced like YubiKeys). A token left open does not hold the others for ever:
+ * after one call's time bound the next opens anyway, in a host of its own. Each call is a round
  * trip over the IPC channel (~0.1 ms; v8 serialization, so Buffers arrive as Buffers, byte for byte).
  * Measured on enroll's checks through OpenSC and ykcs11 (6 signatures, virtual card behind pcscd): 104 ms
  * in process before, 279 ms with the host (medians of 7), of which ~30 ms are the round trips.
@@ -201,6 +204,24 @@ class HostProcess {
 }
 
 const hosts: HostProcess[] = [];
+/** Resolves when the token before the next one has been released (tokens take turns, see above). */
+let lastTurn: Promise<void> = Promise.resolve();
+
+/** Waits for the previous token's release (at most `maxWaitMs`); resolves to what ends this token's turn. */
+async function takeTurn(maxWaitMs: number): Promise<() => void> {
+  let end!: () => void;
+  const turn = new Promise<void>((resolve) => (end = resolve));
+  const previous = lastTurn;
+  lastTurn = previous.then(() => turn);
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, maxWaitMs);
+    timer.unref();
+  });
+  await Promise.race([previous, bound]);
+  clearTimeout(timer);
+  return end;
+}
 let killAtExit = false;
 
 /** A live host with no open module, or a new one. */
@@ -236,10 +257,12 @@ export class RemoteModule {
     private readonly timeouts: Pkcs11Timeouts,
     readonly module: Pkcs11Module,
     readonly api: RemotePkcs11,
+    private readonly endTurn: () => void,
   ) {}
 
   /** Loads `module` in the host. A failure to load is an Error with the loader's message (dlerror). */
   static async load(module: Pkcs11Module, timeouts: Pkcs11Timeouts): Promise<RemoteModule> {
+    const endTurn = await takeTurn(timeouts.callMs);
     const hostProcess = freeHost();
     hostProcess.openModules++;
     const instance = hostProcess.newInstance();
@@ -252,9 +275,10 @@ export class RemoteModule {
       await hostProcess.call(instance, module.name, 'load', [module.path], timeouts.callMs);
     } catch (error) {
       hostProcess.openModules--;
+      endTurn();
       throw error;
     }
-    return new RemoteModule(hostProcess, instance, timeouts, module, api);
+    return new RemoteModule(hostProcess, instance, timeouts, module, api, endTurn);
   }
 
   /** False once the host was abandoned (a call did not return) or ended: no call can be made any more. */
@@ -262,7 +286,7 @@ export class RemoteModule {
     return this.host.alive;
   }
 
-  /** Lets the host forget the module (after C_Finalize). */
+  /** Lets the host forget the module (after C_Finalize; an abandoned host has nothing to forget), and the next token open. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
@@ -270,6 +294,7 @@ export class RemoteModule {
       if (this.alive) await this.host.call(this.instance, this.module.name, 'release', [], this.timeouts.callMs);
     } finally {
       this.host.openModules--;
+      this.endTurn();
     }
   }
 }

@@ -98,7 +98,7 @@ export class Pkcs11Token {
 
   /** C_Finalize and forget the module, unless it was abandoned (then there is nothing left to finalize). */
   private static async finalize(remote: RemoteModule): Promise<void> {
-    if (!remote.alive) return;
+    if (!remote.alive) return remote.release(); // no call: only the next token's turn
     try {
       await remote.api.C_Finalize();
     } finally {
@@ -246,7 +246,7 @@ export class Pkcs11Token {
 
   /** Logs out, closes the session and finalizes; after a timeout there is nothing left to close. */
   async close(): Promise<void> {
-    if (!this.remote.alive) return;
+    if (!this.remote.alive) return this.remote.release(); // nothing to call: only the next token's turn
     await this.logout();
     try {
       await this.pkcs11.C_CloseSession(this.session);

@@ -9,7 +9,7 @@ import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 import { Pkcs11Token } from './pkcs11-token.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';
-import type { SignatureCheck } from './enroll/verify.js';
+import { signaturePlan, withShared, type SignatureCheck, type SignaturePolicy } from './enroll/verify.js';
 
 export interface Pkcs11Target {
   module: Pkcs11Module;
@@ -20,6 +20,8 @@ export interface Pkcs11Target {
   publicKey: KeyObject;
   pin: string;
   random: (n: number) => Uint8Array;
+  /** One signature per SSH algorithm (the default), or one for all of an RSA key's (see SignaturePolicy). */
+  signatures?: SignaturePolicy;
 }
 
 function check(ssh: string, legacy: boolean, module: string, outcome: { valid: boolean; error?: string }): SignatureCheck {
@@ -46,7 +48,8 @@ export async function verifyThroughPkcs11(target: Pkcs11Target): Promise<Signatu
       return algorithms.map((a) => ({ ...check(a.name, a.legacy, target.module.name, { valid: false, error: 'this module does not offer Ed25519 PIV keys; ssh -I cannot use this key through it' }), unsupported: true }));
     }
     const checks: SignatureCheck[] = [];
-    for (const ssh of algorithms) {
+    const { signed, sharedWith } = signaturePlan(algorithms, target.algorithm.kind, target.signatures ?? 'every-algorithm');
+    for (const ssh of signed) {
       const challenge = target.random(32);
       try {
         const signature = await token.sign(target.slot, target.algorithm, challenge, ssh.hash ?? 'sha512', target.pin);
@@ -56,7 +59,7 @@ export async function verifyThroughPkcs11(target: Pkcs11Target): Promise<Signatu
         checks.push(check(ssh.name, ssh.legacy, target.module.name, { valid: false, error: (error as Error).message }));
       }
     }
-    return checks;
+    return withShared(checks, algorithms, sharedWith);
   } catch (error) {
     return failAll((error as Error).message);
   } finally {

@@ -19,6 +19,27 @@ export interface SignatureCheck {
   /** The path cannot carry this algorithm at all (e.g. Ed25519 through today's PIV PKCS#11 modules): not a card fault. */
   unsupported?: boolean;
   error?: string;
+  /**
+   * Set when this algorithm was not signed on its own: the check shares the outcome of the signature named here
+   * ('certificate' for the certificate's), because the card or module cannot tell the two apart (see SignaturePolicy).
+   */
+  sharedWith?: string;
+}
+
+/**
+ * How many signatures a path makes. 'every-algorithm': one per SSH signature algorithm of the key. 'one-per-path':
+ * for RSA, one signature (rsa-sha2-512, what OpenSSH signs with by default and the longest DigestInfo) stands for
+ * the others, since the PKCS#1 padding and the DigestInfo are bytes the host builds (over APDUs) or the module pads
+ * without reading (CKM_RSA_PKCS): the card's operation is the same raw RSA for every hash. EC and Ed25519 keys have
+ * one algorithm anyway. On a YubiKey each RSA-2048 signature costs ~150 ms and, for PIN-always keys, a VERIFY.
+ */
+export type SignaturePolicy = 'every-algorithm' | 'one-per-path';
+
+/** The algorithms a path signs under `policy`, and for each of the others the one whose outcome it shares. */
+export function signaturePlan(algorithms: readonly SshSignatureAlgorithm[], kind: KeyAlgorithmInfo['kind'], policy: SignaturePolicy): { signed: SshSignatureAlgorithm[]; sharedWith: Map<string, string> } {
+  const representative = algorithms.find((a) => a.name === 'rsa-sha2-512');
+  if (policy === 'every-algorithm' || kind !== 'rsa' || !representative) return { signed: [...algorithms], sharedWith: new Map() };
+  return { signed: [representative], sharedWith: new Map(algorithms.filter((a) => a !== representative).map((a) => [a.name, representative.name])) };
 }
 
 /**
@@ -44,9 +65,21 @@ function certificateSignatureHash(algorithm: KeyAlgorithmInfo, hash: HashName): 
   return signature.kind === 'ed25519' ? hash : signature.hash;
 }
 
-export async function verifyCardSignatures(key: CardKey, publicKey: KeyObject, random: (n: number) => Uint8Array, verified?: VerifiedSignature): Promise<SignatureCheck[]> {
+export async function verifyCardSignatures(
+  key: CardKey,
+  publicKey: KeyObject,
+  random: (n: number) => Uint8Array,
+  verified?: VerifiedSignature,
+  policy: SignaturePolicy = 'every-algorithm',
+): Promise<SignatureCheck[]> {
   const checks: SignatureCheck[] = [];
-  for (const ssh of sshSignatureAlgorithms(key.algorithm)) {
+  const algorithms = sshSignatureAlgorithms(key.algorithm);
+  // Under one-per-path, a verified certificate signature of an RSA key is the path's one signature.
+  if (policy === 'one-per-path' && key.algorithm.kind === 'rsa' && verified) {
+    return algorithms.map((ssh) => ({ algorithm: ssh.name, path: key.path, module: key.module, legacy: ssh.legacy, valid: true, sharedWith: 'certificate' }));
+  }
+  const { signed, sharedWith } = signaturePlan(algorithms, key.algorithm.kind, policy);
+  for (const ssh of signed) {
     if (provenBy(key.algorithm, ssh, verified)) {
       checks.push({ algorithm: ssh.name, path: key.path, module: key.module, legacy: ssh.legacy, valid: true });
       continue;
@@ -60,5 +93,16 @@ export async function verifyCardSignatures(key: CardKey, publicKey: KeyObject, r
       checks.push({ algorithm: ssh.name, path: key.path, module: key.module, legacy: ssh.legacy, valid: false, error: (error as Error).message });
     }
   }
-  return checks;
+  return withShared(checks, algorithms, sharedWith);
+}
+
+/** Adds a check for each algorithm that shares another's signature, with that signature's outcome. */
+export function withShared(checks: SignatureCheck[], algorithms: readonly SshSignatureAlgorithm[], sharedWith: ReadonlyMap<string, string>): SignatureCheck[] {
+  if (sharedWith.size === 0) return checks;
+  return algorithms.map((ssh) => {
+    const own = checks.find((c) => c.algorithm === ssh.name);
+    if (own) return own;
+    const representative = checks.find((c) => c.algorithm === sharedWith.get(ssh.name))!;
+    return { ...representative, algorithm: ssh.name, legacy: ssh.legacy, sharedWith: representative.algorithm };
+  });
 }

@@ -78,6 +78,24 @@ export class PcscTransport implements CardTransport {
 type Probe = 'piv' | 'not-piv' | ReaderBusyError;
 
 /** Whether the card in `reader` has a PIV application; a card another program holds exclusively is "busy". */
+/**
+ * How long a card held by another program (a sharing violation) is waited for before it is an error. PKCS#11 modules
+ * hold the cards briefly and widely: OpenSC's C_Initialize connects the card in every reader, so a signature check of
+ * one card in a batch holds every other reader's card for about a second (longer on a real YubiKey).
+ */
+export const BUSY_CARD_WAIT_MS = 3000;
+const BUSY_CARD_POLL_MS = 50;
+
+/** Runs `attempt` until it is not a sharing violation, for at most BUSY_CARD_WAIT_MS. */
+async function whileBusy<T>(attempt: () => Promise<T | ReaderBusyError>): Promise<T | ReaderBusyError> {
+  const deadline = Date.now() + BUSY_CARD_WAIT_MS;
+  for (;;) {
+    const outcome = await attempt();
+    if (!(outcome instanceof ReaderBusyError) || Date.now() >= deadline) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, BUSY_CARD_POLL_MS));
+  }
+}
+
 async function probePiv(reader: SmartcardReader): Promise<Probe> {
   const { SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD } = smartcard();
   let card: SmartcardCard | undefined;
@@ -125,7 +143,7 @@ export async function openPcscCard(readerFilter?: string): Promise<PcscTransport
     const piv = [];
     const busy: ReaderBusyError[] = [];
     for (const reader of withCard) {
-      const probe = await probePiv(reader);
+      const probe = await whileBusy(() => probePiv(reader));
       if (probe === 'piv') piv.push(reader);
       else if (probe instanceof ReaderBusyError) busy.push(probe);
     }
@@ -137,12 +155,16 @@ export async function openPcscCard(readerFilter?: string): Promise<PcscTransport
       throw new AmbiguousCardError(`several PIV cards are present: ${piv.map((r) => `"${r.name}"`).join(', ')}; choose one with --reader`);
     }
     const reader = piv[0]!;
-    let card: SmartcardCard;
-    try {
-      card = await reader.connect(lib.SCARD_SHARE_EXCLUSIVE, lib.SCARD_PROTOCOL_T0 | lib.SCARD_PROTOCOL_T1);
-    } catch (error) {
-      throw translatePcscError(error, reader.name);
-    }
+    const card = await whileBusy(async () => {
+      try {
+        return await reader.connect(lib.SCARD_SHARE_EXCLUSIVE, lib.SCARD_PROTOCOL_T0 | lib.SCARD_PROTOCOL_T1);
+      } catch (error) {
+        const translated = translatePcscError(error, reader.name);
+        if (translated instanceof ReaderBusyError) return translated;
+        throw translated;
+      }
+    });
+    if (card instanceof ReaderBusyError) throw card;
     return new PcscTransport(reader.name, context, card);
   } catch (error) {
     context.close();
