@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../crypto/verify-signature.js';
 import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
 import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
-import { Pkcs11Token } from './pkcs11-token.js';
+import { Pkcs11TimeoutError, Pkcs11Token } from './pkcs11-token.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';
 import { signaturePlan, withShared, type SignatureCheck, type SignaturePolicy } from './enroll/verify.js';
 
@@ -26,6 +26,24 @@ export interface Pkcs11Target {
 
 function check(ssh: string, legacy: boolean, module: string, outcome: { valid: boolean; error?: string }): SignatureCheck {
   return { algorithm: ssh, path: 'pkcs11', module, legacy, ...outcome };
+}
+
+/**
+ * A module's signature, tried a second time when the module refused the first (a return code; never after a timeout
+ * or a wrong PIN). A PIN-always key's signature is a context-specific login and a C_Sign: any
+ * program that SELECTs the card in between (another reader's check in a batch, pcsc_scan, a browser) resets the
+ * login, and the module fails the C_Sign (OpenSC 0.23: CKR_BUFFER_TOO_SMALL, seen with four readers). A wrong
+ * signature is not an error and is never retried: the check reports it.
+ */
+async function signOnceMore(sign: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  try {
+    return await sign();
+  } catch (error) {
+    // Module return codes arrive as Pkcs11Error; a timeout, a wrong PIN or a blocked one are not retried.
+    if (!(error instanceof Pkcs11Error) || error instanceof Pkcs11TimeoutError) throw error;
+    // A second failure (or a host gone with the first) is reported as the first: that is what went wrong.
+    return sign().catch(() => Promise.reject(error));
+  }
 }
 
 /**
@@ -52,7 +70,7 @@ export async function verifyThroughPkcs11(target: Pkcs11Target): Promise<Signatu
     for (const ssh of signed) {
       const challenge = target.random(32);
       try {
-        const signature = await token.sign(target.slot, target.algorithm, challenge, ssh.hash ?? 'sha512', target.pin);
+        const signature = await signOnceMore(() => token.sign(target.slot, target.algorithm, challenge, ssh.hash ?? 'sha512', target.pin));
         // PKCS#11 returns ECDSA signatures as r‖s, not DER.
         checks.push(check(ssh.name, ssh.legacy, target.module.name, { valid: verifySignature(target.algorithm, target.publicKey, challenge, signature, ssh.hash, 'ieee-p1363') }));
       } catch (error) {
