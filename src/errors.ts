@@ -12,6 +12,11 @@ export class PivEnrollError extends Error {
   }
 }
 
+/** The person at the keyboard stopped the command (Ctrl-C): exit status 130, as a shell reports SIGINT. */
+export class InterruptedError extends PivEnrollError {
+  override readonly exitCode: number = 130;
+}
+
 /** A user gave something unusable (a flag, a file, a value). */
 export class UsageError extends PivEnrollError {
   override readonly exitCode: number = 2;

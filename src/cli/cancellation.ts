@@ -7,14 +7,14 @@
  * card is never left half-enrolled (a new PIN but no key, a key without its certificate). A command that stops
  * gracefully by itself (batch: start nothing new, let running enrollments finish) takes the first Ctrl-C.
  */
-import { PivEnrollError } from '../errors.js';
+import { InterruptedError, PivEnrollError } from '../errors.js';
 
 export const EXIT_CANCELLED = 130;
 
 export const CARD_WRITE_IN_PROGRESS = 'a card write is in progress: wait for it to finish';
 
 /** The user cancelled: the message says what was done and what was not. */
-export class CancelledError extends PivEnrollError {
+export class CancelledError extends InterruptedError {
   override readonly exitCode: number = EXIT_CANCELLED;
   constructor(statement: string = cancellation.statement(), options?: { cause?: unknown }) {
     super(`cancelled: ${statement}`, options);

@@ -44,6 +44,9 @@ export interface CardFlags {
   allowLastPinTry?: boolean;
 }
 
+/** A command's flags as commander gives them: the card flags by their flag names (cardSelection maps them). */
+export type WithCardFlags<F> = Omit<F, keyof CardSelection> & CardFlags;
+
 /** Commander's flag names → the one CardSelection type every command shares. */
 export function cardSelection(flags: CardFlags): CardSelection {
   return { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.fault, allowLastPinTry: flags.allowLastPinTry };

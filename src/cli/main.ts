@@ -7,12 +7,17 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
 import { handleInterrupts } from './cancellation.js';
-import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
+import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
+import type { BatchFlags } from './commands/batch.js';
+import type { EnrollFlags } from './commands/enroll.js';
+import type { OffboardFlags } from './commands/offboard.js';
+import type { RekeyFlags } from './commands/rekey.js';
 
 const EXIT_INTERNAL = 70;
+
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -73,9 +78,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .addOption(new Option('--ssh-option <key=value>', 'with --deploy-to: extra ssh -o option (repeatable)').argParser(collect))
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
-    .action(async (flags: CardFlags & Record<string, unknown>) => {
+    .action(async (flags: WithCardFlags<EnrollFlags>) => {
       const { runEnroll, defaultEnrollEnvironment } = await import('./commands/enroll.js');
-      setExit(await runEnroll({ ...flags, ...cardSelection(flags) } as never, output, defaultEnrollEnvironment(flags.yes as boolean | undefined)));
+      setExit(await runEnroll({ ...flags, ...cardSelection(flags) }, output, defaultEnrollEnvironment(flags.yes)));
     });
 
   addCardOptions(program.command('export').description('print the public key of a slot (like `ssh-keygen -D … -e`), as ssh, pem or its certificate'))
@@ -140,9 +145,9 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--yes', 'never ask: match cards by the card-serial column')
     .option('--json', 'print the report as JSON')
     .option('--csv', 'print the report as CSV')
-    .action(async (flags: Record<string, unknown>) => {
-      const { runBatch, defaultBatchEnvironment } = await import('./commands/batch.js');
-      setExit(await runBatch(flags as never, output, defaultBatchEnvironment(flags.yes as boolean | undefined)));
+    .action(async (flags: BatchFlags) => {
+      const { runBatchCommand, defaultBatchEnvironment } = await import('./commands/batch.js');
+      setExit(await runBatchCommand(flags, output, defaultBatchEnvironment(flags.yes)));
     });
 
   addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts')
@@ -154,20 +159,25 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--pin-file <file>', 'the card PIN (or PIV_PIN)')
     .option('--management-key-file <file>', 'the management key, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the CA that re-issues the SSH certificates (or PIV_CA_PASSPHRASE)')
+    .option('--ca-reader <text>', 'a CA whose key is on a card: the reader holding that card')
+    .option('--ca-pin-file <file>', 'with --ca-reader: the PIN of the CA card (or PIV_CA_PIN)')
+    .option('--key-source <where>', 'host or card: where the new key is made (default: where the old one was; a card key on firmware before 5.7 needs this choice)')
+    .option('--dry-run', 'show the plan, change nothing')
+    .option('--yes', 'do not ask before re-keying')
     .option('--json', 'print JSON')
-    .action(async (flags: CardFlags & Record<string, unknown>) => {
+    .action(async (flags: WithCardFlags<RekeyFlags>) => {
       const { runRekey, defaultRekeyEnvironment } = await import('./commands/rekey.js');
       const given = program.commands.find((c) => c.name() === 'rekey')!.getOptionValueSource('expiringWithin') === 'cli';
-      setExit(await runRekey({ ...flags, ...cardSelection(flags), expiringWithin: given || !flags.force ? (flags.expiringWithin as string) : undefined } as never, output, defaultRekeyEnvironment()));
+      setExit(await runRekey({ ...flags, ...cardSelection(flags), expiringWithin: given || !flags.force ? flags.expiringWithin : undefined }, output, defaultRekeyEnvironment()));
     });
 
   addHostAccessOptions(addInventoryOption(program.command('offboard').description('take a person\'s keys off every host the inventory recorded, revoke their certificates, mark them revoked')), 'the hosts')
     .requiredOption('--user <name>', 'the person, as the inventory names them')
     .option('--dry-run', 'show what would be done, change nothing')
     .option('--json', 'print JSON')
-    .action(async (flags: Record<string, unknown>) => {
+    .action(async (flags: OffboardFlags) => {
       const { runOffboard } = await import('./commands/offboard.js');
-      setExit(await runOffboard(flags as never, output));
+      setExit(await runOffboard(flags, output));
     });
 
   registerDeployCommand(program, output, setExit);

@@ -1,7 +1,9 @@
 /** `ca init|sign|revoke|check-revoked`: the SSH certificate authority (issue 5 part 2). Flags only; the command module is imported lazily. */
 import { Command, Option } from 'commander';
-import { addCardOptions, addInventoryOption, type CardFlags, cardSelection, collect } from './card-options.js';
+import { addCardOptions, addInventoryOption, cardSelection, collect } from './card-options.js';
 import type { Output } from './output.js';
+import type { CaCheckRevokedFlags, CaInitFlags, CaRevokeFlags, CaSignFlags } from './commands/ca.js';
+import type { WithCardFlags } from './card-options.js';
 
 export function registerCaCommands(program: Command, output: Output, setExit: (code: number) => void): void {
   const ca = program.command('ca').description('an SSH certificate authority: user certificates for card keys (software or card CA key), and their revocation (KRL)');
@@ -17,9 +19,9 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--passphrase-file <file>', 'the new CA passphrase, 8 characters or more (or PIV_CA_PASSPHRASE; else asked twice on a terminal)')
     .option('--yes', 'never ask: fail with what is missing instead')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & Record<string, unknown>) => {
+    .action(async (flags: WithCardFlags<CaInitFlags> & { yes?: boolean }) => {
       const { runCaInit, defaultCaEnvironment } = await import('./commands/ca.js');
-      setExit(await runCaInit({ ...flags, ...cardSelection(flags) } as never, output, defaultCaEnvironment(flags.yes as boolean | undefined)));
+      setExit(await runCaInit({ ...flags, ...cardSelection(flags) }, output, defaultCaEnvironment(flags.yes)));
     });
 
   addInventoryOption(addCardOptions(ca.command('sign').description('write an OpenSSH user certificate (x.pub → x-cert.pub) for a public key file or a card slot')))
@@ -38,9 +40,9 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--pin-file <file>', 'card CA: the PIN of the CA card (or PIV_PIN; else asked on a terminal)')
     .option('--yes', 'never ask: fail with what is missing instead')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & Record<string, unknown>) => {
+    .action(async (flags: WithCardFlags<CaSignFlags> & { yes?: boolean }) => {
       const { runCaSign, defaultCaEnvironment } = await import('./commands/ca.js');
-      setExit(await runCaSign({ ...flags, ...cardSelection(flags) } as never, output, defaultCaEnvironment(flags.yes as boolean | undefined)));
+      setExit(await runCaSign({ ...flags, ...cardSelection(flags) }, output, defaultCaEnvironment(flags.yes)));
     });
 
   addInventoryOption(ca.command('revoke'))
@@ -50,9 +52,9 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--key-id <id>', 'every certificate with this key id')
     .option('--public-key <file>', 'this key (a .pub or -cert.pub file): every certificate of it, and the key itself')
     .option('--json', 'print one JSON object')
-    .action(async (flags: Record<string, unknown>) => {
+    .action(async (flags: CaRevokeFlags) => {
       const { runCaRevoke } = await import('./commands/ca.js');
-      setExit(await runCaRevoke(flags as never, output));
+      setExit(await runCaRevoke(flags, output));
     });
 
   ca.command('check-revoked')
@@ -61,8 +63,8 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--dir <dir>', 'the CA directory (its revoked.krl)')
     .option('--krl <file>', 'or any KRL file')
     .option('--json', 'print one JSON object')
-    .action(async (files: string[], flags: Record<string, unknown>) => {
+    .action(async (files: string[], flags: CaCheckRevokedFlags) => {
       const { runCaCheckRevoked } = await import('./commands/ca.js');
-      setExit(await runCaCheckRevoked(files, flags as never, output));
+      setExit(await runCaCheckRevoked(files, flags, output));
     });
 }

@@ -7,7 +7,7 @@
 import { parseOpenSshLine } from './ca/key-blob.js';
 import { revoke } from './ca/revocations.js';
 import { deployKey, type DeployOptions, type HostResult } from './deploy/deploy-key.js';
-import type { EnrollmentRecord, Inventory } from './inventory/inventory.js';
+import type { EnrollmentRecord, Inventory, UnfinishedRekey } from './inventory/inventory.js';
 import { recordDeployResults } from './inventory/record-deploy.js';
 
 export interface OffboardStep {
@@ -20,6 +20,8 @@ export interface OffboardStep {
   caDirs: string[];
   /** Whether the enrollment is still marked active or replaced (to become revoked). */
   markRevoked: boolean;
+  /** The step is the new key of a re-key that did not finish (recorded only in `rekeys`): closed once it is gone. */
+  rekeyId?: number;
 }
 
 export interface OffboardPlan {
@@ -27,7 +29,18 @@ export interface OffboardPlan {
   steps: OffboardStep[];
 }
 
-export function planOffboard(person: string, enrollments: EnrollmentRecord[]): OffboardPlan {
+/**
+ * Every key of the person: each enrollment's, and the new key of each re-key that did not finish — on the hosts (and
+ * maybe the card) although no enrollment records it; its certificates came from the CAs of the key it was to replace.
+ */
+export function planOffboard(person: string, enrollments: EnrollmentRecord[], unfinishedRekeys: UnfinishedRekey[] = []): OffboardPlan {
+  const rekeySteps = unfinishedRekeys.map((rekey): OffboardStep => {
+    const old = enrollments.find((e) => e.id === rekey.oldEnrollmentId);
+    return {
+      enrollmentId: rekey.oldEnrollmentId, fingerprint: rekey.fingerprint, authorizedKey: rekey.authorizedKey, hosts: rekey.hosts,
+      caDirs: [...new Set((old?.caCertificates ?? []).map((c) => c.caDir))], markRevoked: false, rekeyId: rekey.id,
+    };
+  });
   const steps = enrollments
     .map((e) => ({
       enrollmentId: e.id,
@@ -38,7 +51,7 @@ export function planOffboard(person: string, enrollments: EnrollmentRecord[]): O
       markRevoked: e.status !== 'revoked',
     }))
     .filter((s) => s.hosts.length > 0 || s.caDirs.length > 0 || s.markRevoked);
-  return { person, steps };
+  return { person, steps: [...steps, ...rekeySteps] };
 }
 
 export interface OffboardOutcome {
@@ -65,10 +78,11 @@ export async function applyOffboard(plan: OffboardPlan, inventory: Inventory, de
     }
     if (step.hosts.length > 0) {
       outcome.hosts = await deployKey({ action: 'remove', keyLine: step.authorizedKey }, step.hosts, deployOptions);
-      await recordDeployResults(inventory, step.fingerprint, 'remove', outcome.hosts, step.enrollmentId);
+      if (step.rekeyId === undefined) await recordDeployResults(inventory, step.fingerprint, 'remove', outcome.hosts, step.enrollmentId);
       for (const failed of outcome.hosts.filter((h) => h.status === 'failed')) outcome.problems.push(`${failed.host}: ${failed.reason}${failed.detail ? ` (${failed.detail})` : ''}`);
     }
     if (step.markRevoked && outcome.problems.length === 0) await inventory.setStatus(step.enrollmentId, 'revoked', `offboarded ${plan.person}`);
+    if (step.rekeyId !== undefined && outcome.problems.length === 0) await inventory.endRekey(step.rekeyId, 'abandoned');
     outcomes.push(outcome);
   }
   return outcomes;

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { runBatch } from '../../src/cli/commands/batch.js';
+import { runBatchCommand } from '../../src/cli/commands/batch.js';
 import { makeIdentity, startHost, stopHost, type TestSshd } from '../ssh/support/deploy-hosts.js';
 import { CLI, READER, SECOND_READER, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
 
@@ -102,7 +102,7 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch over two readers behind
     cards.push(await serveCard({ serial: 4001 }));
     const outputs: string[] = [];
     const notices: string[] = [];
-    const code = await runBatch(
+    const code = await runBatchCommand(
       { manifest, inventory: join(dir, 'inventory.sqlite'), json: true, pkcs11: 'none' },
       { result: (t) => outputs.push(t), notice: (t) => notices.push(t), error: (t) => notices.push(t) },
       { env: ENV, interactive: true, prompter, pollMs: 100 },

@@ -82,7 +82,7 @@ export function inventoryContract(name: string, open: (now: () => Date) => Promi
       try {
         expect((await second.enrollments({ status: 'all' })).length).toBe(before);
         const versions = await second.db.query<{ version: number }>('SELECT version FROM schema_migrations');
-        expect(versions.map((v) => Number(v.version)).sort()).toEqual([1, 2, 3]);
+        expect(versions.map((v) => Number(v.version)).sort()).toEqual([1, 2, 3, 4]);
       } finally {
         await second.close();
       }

@@ -20,7 +20,7 @@ test('an inventory written by a newer piv-enroll is refused, not damaged', async
   const inventory = await Inventory.open(newer);
   await inventory.db.query("INSERT INTO schema_migrations (version, description, applied_at) VALUES (99, 'future', 'x')");
   await inventory.close();
-  await expect(Inventory.open(newer)).rejects.toThrow(/schema version 99, newer than this piv-enroll knows \(3\)/);
+  await expect(Inventory.open(newer)).rejects.toThrow(/schema version 99, newer than this piv-enroll knows \(4\)/);
 });
 
 test('a file that is not a database gives a clear error', async () => {
@@ -44,7 +44,7 @@ test('an inventory made by the first schema is migrated to the current one, its 
   try {
     expect((await inventory.enrollments()).map((e) => e.person)).toEqual(['ana']);
     const rekey = await inventory.startRekey(1, 'SHA256:new', 'ssh-ed25519 AAAA new', ['h1', 'h2']);
-    expect(await inventory.unfinishedRekeys(1)).toEqual([{ id: rekey, fingerprint: 'SHA256:new', authorizedKey: 'ssh-ed25519 AAAA new', hosts: ['h1', 'h2'] }]);
+    expect(await inventory.unfinishedRekeys(1)).toEqual([{ id: rekey, oldEnrollmentId: 1, fingerprint: 'SHA256:new', authorizedKey: 'ssh-ed25519 AAAA new', hosts: ['h1', 'h2'], stagingSlot: undefined }]);
     await inventory.endRekey(rekey, 'abandoned');
     expect(await inventory.unfinishedRekeys(1)).toEqual([]);
   } finally {

@@ -8,6 +8,7 @@ import type { Output } from '../../src/cli/output.js';
 import type { Prompter } from '../../src/cli/prompter.js';
 import { PivSession } from '../../src/piv/session.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
+import { parseManifest } from '../../src/operations/batch/manifest.js';
 import { run, runOk } from '../support/run.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
@@ -69,7 +70,19 @@ describe('piv-enroll enroll (command line)', () => {
   test('bad flags are all reported at once, before any card is touched', async () => {
     const result = await run(process.execPath, [CLI, 'enroll', '--virtual', '/nonexistent/dir/card.json', '--slot', '9f', '--algorithm', 'DSA', '--hash', 'MD5', '--valid-days', '0', '--subject', 'CN=a,XX=b', '--yes']);
     expect(result.code).toBe(2);
-    for (const problem of ['--slot takes', '--algorithm takes', '--hash takes', '--valid-days takes', 'unknown attribute type "XX"']) expect(result.stderr).toContain(problem);
+    for (const problem of ['slot "9f" is not one of', 'algorithm "DSA" is not one of', 'hash "MD5" is not one of', 'valid-days "0" is not a whole number', 'unknown attribute type "XX"']) expect(result.stderr).toContain(problem);
+  });
+
+  test('the flags and a batch manifest share one validator: the same bad values get the same messages', async () => {
+    const bad = { slot: '9f', algorithm: 'X25519', 'pin-policy': 'sometimes', 'touch-policy': 'maybe', 'key-source': 'cloud', 'valid-days': '36501' };
+    const flags = Object.entries(bad).flatMap(([field, value]) => [`--${field}`, value]);
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', '/nonexistent/dir/card.json', '--user', 'ana', '--yes', ...flags]);
+    expect(result.code).toBe(2);
+    const fromFlags = result.stderr.replace(/^piv-enroll: /, '').trim().split('\n').sort();
+    const manifest = parseManifest(`- user: ana\n${Object.entries(bad).map(([field, value]) => `  ${field}: "${value}"`).join('\n')}\n`, 'people.yaml');
+    const fromManifest = manifest.errors.map((e) => e.replace(/^people\.yaml:\d+: /, '')).sort();
+    expect(fromManifest).toHaveLength(6);
+    expect(fromFlags).toEqual(fromManifest);
   });
 
   test('a secret file that others can read is refused', async () => {

@@ -11,7 +11,8 @@ import { apduTarget } from '../../src/operations/enroll/apdu-target.js';
 import { applyEnrollment, EnrollmentError } from '../../src/operations/enroll/apply.js';
 import { inspectCard } from '../../src/operations/enroll/inspect.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions } from '../../src/operations/enroll/options.js';
-import { planEnrollment, type EnrollmentPlan } from '../../src/operations/enroll/plan.js';
+import { planEnrollment, type EnrollmentPlan, type MissingInput } from '../../src/operations/enroll/plan.js';
+import { buildEnrollOptions } from '../../src/operations/enroll/enroll-inputs.js';
 import { hasProtectedManagementKey } from '../../src/piv/protected-management-key.js';
 import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
 import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
@@ -46,14 +47,14 @@ function options(overrides: Partial<EnrollOptions> = {}): EnrollOptions {
   };
 }
 
-async function plan(card: TestCard, opts: EnrollOptions): Promise<{ plan?: EnrollmentPlan; errors: string[]; inspection: Awaited<ReturnType<typeof inspectCard>> }> {
+async function plan(card: TestCard, opts: EnrollOptions): Promise<{ plan?: EnrollmentPlan; errors: string[]; missing: MissingInput[]; inspection: Awaited<ReturnType<typeof inspectCard>> }> {
   const inspection = await inspectCard(card.session, opts.slot);
   return { ...planEnrollment(opts, inspection), inspection };
 }
 
 async function enroll(card: TestCard, opts: EnrollOptions) {
-  const { plan: p, errors, inspection } = await plan(card, opts);
-  expect(errors).toEqual([]);
+  const { plan: p, errors, missing, inspection } = await plan(card, opts);
+  expect([...errors, ...missing]).toEqual([]);
   return applyEnrollment(apduTarget(card.session), inspection, p!, opts);
 }
 
@@ -102,13 +103,12 @@ describe('enrollment on the in-process virtual card', () => {
     const file = join(dir, 'gofish');
     await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'correct horse', '-f', file]);
     const card = await openTestCard();
-    const wrong = options({ algorithm: keyAlgorithmByName('ED25519')!, keySource: { kind: 'import', file }, secrets: { keyPassphrase: 'wrong' } });
-    const inspection = await inspectCard(card.session, 0x9c);
-    const planned = planEnrollment(wrong, inspection);
-    await expect(applyEnrollment(apduTarget(card.session), inspection, planned.plan!, wrong)).rejects.toThrow(/wrong passphrase/);
-    // The failed run changed PIN/PUK already; a second run continues with the new PIN.
-    const right = options({ algorithm: keyAlgorithmByName('ED25519')!, keySource: { kind: 'import', file }, secrets: { pin: NEW_PIN, keyPassphrase: 'correct horse' } });
-    const result = await enroll(card, right);
+    // The key file is read while the options are built, before the card is opened: a wrong passphrase changes nothing.
+    const wrong = await buildEnrollOptions({ card: {}, importFile: file, user: 'gofish543', secrets: { newPin: NEW_PIN, newPuk: '97531864', keyPassphrase: 'wrong' } });
+    expect(wrong.problems).toEqual([expect.stringMatching(/wrong passphrase/)]);
+    const built = await buildEnrollOptions({ card: {}, importFile: file, user: 'gofish543', secrets: { newPin: NEW_PIN, newPuk: '97531864', keyPassphrase: 'correct horse' } });
+    expect(built.options!.algorithm.name).toBe('ED25519'); // the key's own algorithm
+    const result = await enroll(card, built.options!);
     expect(result.authorizedKey.split(' ').slice(0, 2).join(' ')).toBe(readFileSync(`${file}.pub`, 'utf8').split(' ').slice(0, 2).join(' '));
     expect(result.verification).toEqual([{ algorithm: 'ssh-ed25519', path: 'apdu', legacy: false, valid: true }]);
   });
@@ -175,18 +175,12 @@ describe('enrollment on the in-process virtual card', () => {
     const bare = options({ algorithm: keyAlgorithmByName('ED25519')!, backupKey: '/tmp/x', force: true });
     bare.secrets = {};
     const result = await plan(card, bare);
-    expect(result.errors).toEqual([
-      'missing: the PIN (PIV_PIN or --pin-file)',
-      'missing: a passphrase for the key backup (PIV_KEY_PASSPHRASE or --passphrase-file)',
-    ]);
+    expect(result.errors).toEqual([]);
+    expect(result.missing).toEqual(['pin', 'backup-passphrase']);
     const fresh = await openTestCard();
     const none = options({ backupKey: '/tmp/backup.pem' });
     none.secrets = {};
-    expect((await plan(fresh, none)).errors).toEqual([
-      'missing: a new PIN (PIV_NEW_PIN or --new-pin-file)',
-      'missing: a new PUK (PIV_NEW_PUK or --new-puk-file)',
-      'missing: a passphrase for the key backup (PIV_KEY_PASSPHRASE or --passphrase-file)',
-    ]);
+    expect((await plan(fresh, none)).missing).toEqual(['new-pin', 'new-puk', 'backup-passphrase']);
   });
 
   test('capabilities: Ed25519 on 5.4.3, RSA generation on ROCA firmware, X25519 anywhere are refused in the plan', async () => {

@@ -3,7 +3,8 @@
  * deploy` would put it. Hosts and ssh options are checked before the card is touched.
  */
 import { UsageError } from '../../errors.js';
-import { deployKey, type HostResult } from '../../operations/deploy/deploy-key.js';
+import type { DeployOptions } from '../../operations/deploy/deploy-key.js';
+import type { HostTarget } from '../../operations/deploy/host-spec.js';
 import { hostsAndOptions } from './deploy.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
@@ -12,9 +13,8 @@ export interface EnrollDeployFlags extends HostAccessFlags {
   deployHostsFile?: string;
 }
 
-export type DeployFollowUp = (authorizedKey: string) => Promise<HostResult[]>;
-
-export async function prepareDeployFollowUp(flags: EnrollDeployFlags): Promise<DeployFollowUp | undefined> {
+/** The hosts and ssh options of --deploy-to/--deploy-hosts-file, every one checked; undefined without them. */
+export async function prepareDeployTargets(flags: EnrollDeployFlags): Promise<{ targets: HostTarget[]; options: DeployOptions } | undefined> {
   if (flags.deployTo === undefined && flags.deployHostsFile === undefined) {
     const stray = [flags.identity && '--identity', flags.knownHosts && '--known-hosts', flags.acceptNewHostKeys && '--accept-new-host-keys', flags.sshOption && '--ssh-option'].filter(Boolean);
     if (stray.length > 0) throw new UsageError(`${stray.join(', ')} only apply with --deploy-to or --deploy-hosts-file`);
@@ -28,5 +28,5 @@ export async function prepareDeployFollowUp(flags: EnrollDeployFlags): Promise<D
     '--deploy-hosts-file',
   );
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  return (authorizedKey) => deployKey({ action: 'add', keyLine: authorizedKey }, targets, options);
+  return { targets, options };
 }

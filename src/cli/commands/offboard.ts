@@ -17,7 +17,7 @@ function describe(plan: OffboardPlan): string {
   if (plan.steps.length === 0) return `${plan.person}: nothing to do (no key of theirs is recorded on a host, no certificate unrevoked, every enrollment revoked)`;
   const lines = [`Offboarding ${plan.person}:`];
   for (const step of plan.steps) {
-    lines.push(`• key ${step.fingerprint} (enrollment ${step.enrollmentId})`);
+    lines.push(`• key ${step.fingerprint} (${step.rekeyId === undefined ? `enrollment ${step.enrollmentId}` : `from an unfinished re-key of enrollment ${step.enrollmentId}`})`);
     for (const dir of step.caDirs) lines.push(`    revoke it in the CA ${dir} (every certificate of it)`);
     for (const host of step.hosts) lines.push(`    remove it from ${host}`);
     if (step.markRevoked) lines.push('    mark the enrollment revoked');
@@ -37,7 +37,8 @@ export async function runOffboard(flags: OffboardFlags, output: Output): Promise
   try {
     const enrollments = await inventory.enrollments({ person: flags.user, status: 'all' });
     if (enrollments.length === 0) throw new UsageError(`the inventory ${inventory.description} has no enrollment of "${flags.user}"`);
-    const plan = planOffboard(flags.user!, enrollments);
+    const unfinished = (await Promise.all(enrollments.map((e) => inventory.unfinishedRekeys(e.id)))).flat();
+    const plan = planOffboard(flags.user!, enrollments, unfinished);
     if (flags.dryRun || plan.steps.length === 0) {
       output.result(flags.json ? JSON.stringify({ dryRun: true, plan }, null, 2) : `${describe(plan)}${flags.dryRun && plan.steps.length > 0 ? '\n(dry run: nothing changed)' : ''}`);
       return 0;

@@ -8,9 +8,9 @@
 import { CsvError, parse as parseCsv } from 'csv-parse/sync';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UsageError } from '../../errors.js';
-import { KEY_ALGORITHM, keyAlgorithmByName } from '../../spec/algorithms.js';
-import { PIN_POLICY, TOUCH_POLICY, parsePinPolicy, parseTouchPolicy, pinPolicyName, touchPolicyName } from '../../spec/policies.js';
-import { parseSlot, slotHex } from '../../spec/references.js';
+import { pinPolicyName, touchPolicyName } from '../../spec/policies.js';
+import { slotHex } from '../../spec/references.js';
+import { checkEnrollInputs, type EnrollField, type EnrollInputText } from '../enroll/enroll-inputs.js';
 import { parsePrincipals } from '../ca/certificate-options.js';
 import { parseHostSpec } from '../deploy/host-spec.js';
 import { parseDistinguishedName } from '../distinguished-name.js';
@@ -48,7 +48,6 @@ export interface ParsedManifest {
 
 export const DEFAULT_MANIFEST_SLOT = '9c';
 export const DEFAULT_MANIFEST_ALGORITHM = 'RSA2048';
-const MAX_VALID_DAYS = 36500;
 const MAX_CARD_SERIAL = 0xffffffff;
 
 const FIELDS = [
@@ -58,11 +57,6 @@ const FIELDS = [
 type Field = (typeof FIELDS)[number];
 const LIST_FIELDS: readonly Field[] = ['principals', 'hosts'];
 
-/** X25519 only agrees keys: it cannot sign a certificate or an SSH login. */
-const SIGNING_ALGORITHMS = (Object.keys(KEY_ALGORITHM) as Array<keyof typeof KEY_ALGORITHM>).filter((name) => name !== 'X25519');
-const PIN_POLICIES = Object.keys(PIN_POLICY).map(policyWord);
-const TOUCH_POLICIES = Object.keys(TOUCH_POLICY).map(policyWord);
-const KEY_SOURCES = ['host', 'card'] as const;
 
 interface Problem {
   line: number;
@@ -427,47 +421,21 @@ function checkEntry(raw: RawEntry, requireUser: boolean): CheckedEntry {
   const ca = single('ca');
   if (ca !== undefined) entry.ca = ca.text;
 
-  const slot = single('slot');
-  const slotNumber = parseSlot(slot?.text ?? DEFAULT_MANIFEST_SLOT);
-  if (slotNumber === undefined) {
-    problem(slot!.line, `slot "${slot!.text}" is not one of 9a, 9c, 9d, 9e, 82–95 (or authentication, signature, key-management, card-authentication)`);
-  } else entry.slot = slotHex(slotNumber).toLowerCase();
-
-  const algorithm = single('algorithm');
-  const algorithmInfo = keyAlgorithmByName(algorithm?.text ?? DEFAULT_MANIFEST_ALGORITHM);
-  if (algorithmInfo === undefined) {
-    problem(algorithm!.line, `algorithm "${algorithm!.text}" is not one of ${SIGNING_ALGORITHMS.join(', ')}`);
-  } else if (algorithmInfo.kind === 'x25519') {
-    problem(algorithm!.line, `algorithm "${algorithm!.text}" only agrees keys and cannot sign an SSH login: use one of ${SIGNING_ALGORITHMS.join(', ')}`);
-  } else entry.algorithm = algorithmInfo.name;
-
-  const pinPolicy = single('pin-policy');
-  if (pinPolicy !== undefined) {
-    const value = parsePinPolicy(pinPolicy.text);
-    if (value === undefined) problem(pinPolicy.line, `pin-policy "${pinPolicy.text}" is not one of ${PIN_POLICIES.join(', ')}`);
-    else entry.pinPolicy = policyWord(pinPolicyName(value));
-  }
-
-  const touchPolicy = single('touch-policy');
-  if (touchPolicy !== undefined) {
-    const value = parseTouchPolicy(touchPolicy.text);
-    if (value === undefined) problem(touchPolicy.line, `touch-policy "${touchPolicy.text}" is not one of ${TOUCH_POLICIES.join(', ')}`);
-    else entry.touchPolicy = policyWord(touchPolicyName(value));
-  }
-
-  const keySource = single('key-source');
-  if (keySource !== undefined) {
-    const value = KEY_SOURCES.find((source) => source === keySource.text.toLowerCase());
-    if (value === undefined) problem(keySource.line, `key-source "${keySource.text}" is not one of ${KEY_SOURCES.join(', ')}`);
-    else entry.keySource = value;
-  }
-
-  const validDays = single('valid-days');
-  if (validDays !== undefined) {
-    const days = /^\d{1,6}$/.test(validDays.text) ? Number(validDays.text) : NaN;
-    if (!(days >= 1 && days <= MAX_VALID_DAYS)) problem(validDays.line, `valid-days "${validDays.text}" is not a whole number of days from 1 to ${MAX_VALID_DAYS}`);
-    else entry.validDays = days;
-  }
+  // The same validator as enroll's flags and wizard (enroll-inputs.ts): the same value gets the same message.
+  const given = { slot: single('slot'), algorithm: single('algorithm'), 'pin-policy': single('pin-policy'), 'touch-policy': single('touch-policy'), 'key-source': single('key-source'), 'valid-days': single('valid-days') };
+  const text: EnrollInputText = {};
+  for (const [field, cell] of Object.entries(given) as Array<[EnrollField, Item | undefined]>) if (cell !== undefined) text[field] = cell.text;
+  const bad = new Set<EnrollField>();
+  const values = checkEnrollInputs(text, (field, message) => {
+    bad.add(field);
+    problem(given[field as keyof typeof given]!.line, message);
+  });
+  if (!bad.has('slot')) entry.slot = slotHex(values.slot).toLowerCase();
+  if (!bad.has('algorithm')) entry.algorithm = values.algorithm.name;
+  if (given['pin-policy'] && !bad.has('pin-policy')) entry.pinPolicy = policyWord(pinPolicyName(values.pinPolicy));
+  if (given['touch-policy'] && !bad.has('touch-policy')) entry.touchPolicy = policyWord(touchPolicyName(values.touchPolicy));
+  if (given['key-source'] && !bad.has('key-source')) entry.keySource = values.keySource;
+  if (given['valid-days'] && !bad.has('valid-days')) entry.validDays = values.validDays;
 
   const cardSerial = single('card-serial');
   if (cardSerial !== undefined) {

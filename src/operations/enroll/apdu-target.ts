@@ -1,6 +1,7 @@
 /** The enrollment backend that speaks to the card itself, over APDUs through a PivSession. */
 import { wipe } from '../../bytes/hex.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
+import { NotFoundError } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import { pivCardKey } from './card-signer.js';
@@ -33,6 +34,14 @@ export function apduTarget(session: PivSession): EnrollmentTarget {
       const publicKey = await session.generateKey(slot, algorithm, policy);
       const attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
       return { publicKey, attestationDer };
+    },
+    async moveStagedKey(from, to) {
+      await session.deleteKey(to).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) throw error; // an empty slot: nothing to delete
+      });
+      await session.moveKey(from, to);
+      const attestationDer = await session.attest(to).catch(() => undefined);
+      return { attestationDer };
     },
     importKey: async (slot, privateKey, policy) => {
       await session.importKey(slot, privateKey, policy);

@@ -143,6 +143,13 @@ export async function applyEnrollment(
       progress('key', `keeping the ${algorithm.name} key already in slot ${slotName}`);
       publicKey = inspection.slot.publicKey!;
       break;
+    case 'move-staged': {
+      const staged = options.keySource as { from: number; publicKey: KeyObject };
+      progress('key', `moving the key generated for this re-key from slot ${slotHex(staged.from)} into slot ${slotName}`);
+      ({ attestationDer } = await target.moveStagedKey!(staged.from, slot));
+      publicKey = staged.publicKey;
+      break;
+    }
   }
 
   // 3. The certificate, signed by the card, then a fresh CHUID so hosts that cache by GUID re-read the card.

@@ -12,8 +12,18 @@ import type { Pkcs11Module } from '../pkcs11-modules.js';
 /** How the enrollment reaches the card: its own APDUs (default), or only through a vendor PKCS#11 module. */
 export type EnrollBackend = { kind: 'apdu' } | { kind: 'pkcs11'; module: Pkcs11Module };
 
-/** `privateKey`: the imported key, read while planning (before anything is written); absent until its passphrase is known. */
-export type KeySource = { kind: 'host' } | { kind: 'card' } | { kind: 'import'; file: string; privateKey?: KeyObject };
+/**
+ * `import.privateKey`: the imported key, read while planning (before anything is written); absent until its passphrase
+ * is known. `staged`: a key a re-key generated on the card in the retired slot `from` (and deployed before the card
+ * changes), to be moved into the slot (MOVE KEY, firmware 5.7); its policies are the ones it was generated with.
+ */
+export type KeySource =
+  | { kind: 'host' }
+  | { kind: 'card' }
+  | { kind: 'import'; file: string; privateKey?: KeyObject }
+  | { kind: 'staged'; from: number; publicKey: KeyObject }
+  /** Keep the key the slot holds and certify it (a re-key finishing what an interrupted run put on the card). */
+  | { kind: 'existing' };
 
 export interface EnrollSecrets {
   /** The current PIN (needed unless it is the factory default). */

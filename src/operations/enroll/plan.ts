@@ -10,7 +10,7 @@ import { sshSignatureAlgorithms, type SshSignatureAlgorithm } from '../ssh-publi
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';
 
-export type KeyAction = 'generate-on-card' | 'import-host-key' | 'import-file' | 'keep-existing';
+export type KeyAction = 'generate-on-card' | 'import-host-key' | 'import-file' | 'keep-existing' | 'move-staged';
 
 export interface EnrollmentPlan {
   cardName: string;
@@ -27,8 +27,14 @@ export interface EnrollmentPlan {
 
 export interface PlanResult {
   plan?: EnrollmentPlan;
+  /** What stops the plan, besides inputs not given yet. */
   errors: string[];
+  /** Inputs not given yet, as keys the front end words (and the wizard asks for). */
+  missing: MissingInput[];
 }
+
+/** An input the plan needs and the options do not hold yet. */
+export type MissingInput = 'subject' | 'pin' | 'new-pin' | 'new-puk' | 'management-key' | 'backup-passphrase' | 'import-passphrase';
 
 /** The management key a hardened card gets: AES-192 where the firmware has AES (5.4+), else TDES. */
 export function hardenedManagementKeyAlgorithm(inspection: CardInspection): ManagementKeyAlgorithmInfo {
@@ -40,21 +46,18 @@ export function effectivePinPolicy(slot: number, pinPolicy: number): number {
   return pinPolicy === PIN_POLICY.DEFAULT ? defaultPinPolicy(slot) : pinPolicy;
 }
 
-/** Inputs the plan will need that options do not hold yet, named as the user supplies them. */
-export function missingInputs(options: EnrollOptions, inspection: CardInspection): string[] {
-  const missing: string[] = [];
+/** Inputs the plan will need that the options do not hold yet. */
+export function missingInputs(options: EnrollOptions, inspection: CardInspection): MissingInput[] {
+  const missing: MissingInput[] = [];
   const { secrets } = options;
   const hardening = !options.keepDefaultCredentials;
-  if (inspection.pinIsDefault !== true && secrets.pin === undefined) missing.push('the PIN (PIV_PIN or --pin-file)');
-  if (hardening && inspection.pinIsDefault === true && secrets.newPin === undefined) missing.push('a new PIN (PIV_NEW_PIN or --new-pin-file)');
-  if (hardening && inspection.pukIsDefault === true && secrets.newPuk === undefined) missing.push('a new PUK (PIV_NEW_PUK or --new-puk-file)');
-  if (inspection.managementKeyIsDefault !== true && !inspection.managementKeyProtected && secrets.managementKey === undefined) {
-    missing.push('the management key (PIV_MANAGEMENT_KEY or --management-key-file)');
-  }
-  if (options.keySource.kind === 'import' && !options.keySource.privateKey) missing.push(`the passphrase of the key to import, ${options.keySource.file} (PIV_KEY_PASSPHRASE or --passphrase-file)`);
-  if (options.keySource.kind === 'host' && options.backupKey && secrets.keyPassphrase === undefined) {
-    missing.push('a passphrase for the key backup (PIV_KEY_PASSPHRASE or --passphrase-file)');
-  }
+  if (options.subject.length === 0) missing.push('subject');
+  if (inspection.pinIsDefault !== true && secrets.pin === undefined) missing.push('pin');
+  if (hardening && inspection.pinIsDefault === true && secrets.newPin === undefined) missing.push('new-pin');
+  if (hardening && inspection.pukIsDefault === true && secrets.newPuk === undefined) missing.push('new-puk');
+  if (inspection.managementKeyIsDefault !== true && !inspection.managementKeyProtected && secrets.managementKey === undefined) missing.push('management-key');
+  if (options.keySource.kind === 'import' && !options.keySource.privateKey) missing.push('import-passphrase');
+  if (options.keySource.kind === 'host' && options.backupKey && secrets.keyPassphrase === undefined) missing.push('backup-passphrase');
   return missing;
 }
 
@@ -116,13 +119,18 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
   const { slot } = inspection;
   const occupied = slot.hasKey === true || (slot.hasKey === undefined && slot.certificateSubject !== undefined);
   const halfDone = slot.hasKey === true && slot.certificateMatchesKey !== true;
-  let action: KeyAction =
-    options.keySource.kind === 'card' ? 'generate-on-card' : options.keySource.kind === 'import' ? 'import-file' : 'import-host-key';
+  const actions: Record<EnrollOptions['keySource']['kind'], KeyAction> = { card: 'generate-on-card', import: 'import-file', host: 'import-host-key', staged: 'move-staged', existing: 'keep-existing' };
+  let action = actions[options.keySource.kind];
+  if (action === 'keep-existing' && !(slot.hasKey === true && slot.publicKey && slot.keyAlgorithm)) errors.push(`slot ${slotName} holds no key to keep`);
+  if (action === 'move-staged' && !hasFeature(firmware, 'move-delete-key')) errors.push(`firmware ${firmwareText} cannot move a key between slots (MOVE KEY needs 5.7)`);
+  if (action === 'move-staged' && options.backend.kind === 'pkcs11') errors.push('a key staged in a retired slot is moved with MOVE KEY, which a PKCS#11 module does not offer');
   let replaces: string | undefined;
-  if (occupied && options.force) {
+  if (action === 'keep-existing' && options.keySource.kind === 'existing') {
+    warnings.push(`slot ${slotName} keeps its ${slot.keyAlgorithm?.name ?? ''} key; it gets a new certificate`);
+  } else if (occupied && options.force) {
     replaces = describeSlotContent(inspection);
     warnings.push(`slot ${slotName} holds ${replaces}: it will be replaced (--force)`);
-  } else if (halfDone && options.keySource.kind !== 'import' && slot.keyAlgorithm?.name === algorithm.name && slot.publicKey) {
+  } else if (halfDone && (options.keySource.kind === 'host' || options.keySource.kind === 'card') && slot.keyAlgorithm?.name === algorithm.name && slot.publicKey) {
     action = 'keep-existing';
     warnings.push(`slot ${slotName} holds ${describeSlotContent(inspection)} from an unfinished enrollment: it will be certified and finished`);
   } else if (occupied) {
@@ -147,11 +155,12 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     warnings.push(`${who} cannot tell whether PIN and PUK are still the defaults; they are left as they are`);
   }
 
-  for (const problem of missingInputs(options, inspection)) errors.push(`missing: ${problem}`);
-  if (errors.length > 0) return { errors };
+  const missing = missingInputs(options, inspection);
+  if (errors.length > 0 || missing.length > 0) return { errors, missing };
   if (effectivePinPolicy(options.slot, options.pinPolicy) === PIN_POLICY.ALWAYS) warnings.push(`PIN policy ALWAYS (${slotName}): ssh asks for the PIN at every login`);
   return {
     errors,
+    missing,
     plan: {
       cardName: inspection.cardName,
       through: options.backend.kind === 'pkcs11' ? options.backend.module.name : 'apdu',
@@ -181,6 +190,7 @@ export function describePlan(plan: EnrollmentPlan): string[] {
     'import-host-key': `• Make an ${plan.key.algorithm.name} key on this computer and import it into slot ${slot} (${policies}); no copy is kept unless --backup-key`,
     'import-file': `• Import the ${plan.key.algorithm.name} key from the file into slot ${slot} (${policies})`,
     'keep-existing': `• Keep the ${plan.key.algorithm.name} key already in slot ${slot}`,
+    'move-staged': `• Move the ${plan.key.algorithm.name} key generated on the card for this re-key into slot ${slot} (${policies}), replacing the key there`,
   };
   lines.push(keyLine[plan.key.action]);
   lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}${viaModule ? '' : ', and a fresh CHUID'}`);

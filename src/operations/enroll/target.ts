@@ -24,6 +24,8 @@ export interface EnrollmentTarget {
   replaceManagementKey(algorithm: ManagementKeyAlgorithmInfo, key: Uint8Array, pin: string, now: Date): Promise<void>;
   generateKey(slot: number, algorithm: KeyAlgorithmInfo, policy: KeyPolicy): Promise<{ publicKey: KeyObject; attestationDer?: Uint8Array }>;
   importKey(slot: number, privateKey: KeyObject, policy: KeyPolicy): Promise<void>;
+  /** Replaces the key in `to` by the one in `from` (DELETE KEY, MOVE KEY; 5.7); the attestation of the moved key. APDU backend only. */
+  moveStagedKey?(from: number, to: number): Promise<{ attestationDer?: Uint8Array }>;
   /** The slot's key as a signer; `publicKey` lets a backend that needs it (ykcs11) expose the key first. */
   signingKey(slot: number, algorithm: KeyAlgorithmInfo, publicKey: KeyObject, pinPolicy: number, pin: string): Promise<CardKey>;
   putCertificate(slot: number, der: Uint8Array): Promise<void>;

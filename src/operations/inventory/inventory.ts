@@ -75,6 +75,16 @@ export interface EnrollmentFilter {
   expiringBefore?: Date;
 }
 
+/** A re-key that did not finish: its new key went to `hosts` (and, staged on the card, to `stagingSlot`). */
+export interface UnfinishedRekey {
+  id: number;
+  oldEnrollmentId: number;
+  fingerprint: string;
+  authorizedKey: string;
+  hosts: string[];
+  stagingSlot?: string;
+}
+
 export interface InventoryEvent {
   at: string;
   kind: string;
@@ -300,12 +310,12 @@ export class Inventory {
   }
 
   /** Notes that a re-key is about to put `authorizedKey` on `hosts` (before the card gets the key). */
-  async startRekey(oldEnrollmentId: number, fingerprint: string, authorizedKey: string, hosts: string[]): Promise<number> {
+  async startRekey(oldEnrollmentId: number, fingerprint: string, authorizedKey: string, hosts: string[], stagingSlot?: string): Promise<number> {
     return this.db.transaction(async (db) => {
       const at = this.stamp();
       const [row] = await db.query<{ id: number }>(
-        "INSERT INTO rekeys (old_enrollment_id, new_fingerprint, new_authorized_key, hosts, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'deploying', ?, ?) RETURNING id",
-        [oldEnrollmentId, fingerprint, authorizedKey, hosts.join(' '), at, at],
+        "INSERT INTO rekeys (old_enrollment_id, new_fingerprint, new_authorized_key, hosts, state, created_at, updated_at, staging_slot) VALUES (?, ?, ?, ?, 'deploying', ?, ?, ?) RETURNING id",
+        [oldEnrollmentId, fingerprint, authorizedKey, hosts.join(' '), at, at, stagingSlot ?? null],
       );
       await this.event(db, 'rekey-start', oldEnrollmentId, `new key ${fingerprint} going to ${hosts.length} host(s)`);
       return Number(row!.id);
@@ -316,10 +326,13 @@ export class Inventory {
     await this.db.query('UPDATE rekeys SET state = ?, updated_at = ? WHERE id = ?', [state, this.stamp(), rekeyId]);
   }
 
-  /** Re-keys of this enrollment that stopped before the card got the new key. */
-  async unfinishedRekeys(oldEnrollmentId: number): Promise<Array<{ id: number; fingerprint: string; authorizedKey: string; hosts: string[] }>> {
+  /** Re-keys of this enrollment that did not finish: their new key may be on hosts (and on the card). */
+  async unfinishedRekeys(oldEnrollmentId: number): Promise<UnfinishedRekey[]> {
     const rows = await this.db.query("SELECT * FROM rekeys WHERE old_enrollment_id = ? AND state = 'deploying' ORDER BY id", [oldEnrollmentId]);
-    return rows.map((r) => ({ id: Number(r.id), fingerprint: String(r.new_fingerprint), authorizedKey: String(r.new_authorized_key), hosts: String(r.hosts).split(' ').filter(Boolean) }));
+    return rows.map((r) => ({
+      id: Number(r.id), oldEnrollmentId, fingerprint: String(r.new_fingerprint), authorizedKey: String(r.new_authorized_key), hosts: String(r.hosts).split(' ').filter(Boolean),
+      stagingSlot: text(r.staging_slot),
+    }));
   }
 
   async events(enrollmentId?: number): Promise<InventoryEvent[]> {

@@ -84,4 +84,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // The embedded virtual card keeps its secrets in clear: whoever reads the inventory must see that a card is one.
     statements: () => ['ALTER TABLE cards ADD COLUMN virtual INTEGER NOT NULL DEFAULT 0'],
   },
+  {
+    version: 4,
+    description: 're-keys staged in a retired slot',
+    // A card-generated key is staged in a retired slot (82–95) and moved into place (MOVE KEY, 5.7): a re-key that
+    // stops before the move leaves it there, and the next run must know which slot to clear.
+    statements: () => ['ALTER TABLE rekeys ADD COLUMN staging_slot TEXT'],
+  },
 ];

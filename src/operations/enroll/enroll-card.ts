@@ -1,0 +1,193 @@
+/**
+ * One enrollment, the whole workflow: find the card, inspect it, plan, confirm, apply (the card write), check the
+ * signatures through every PKCS#11 module, have the SSH CA certify the key, record it in the inventory, deploy it.
+ * `enroll`, `batch` and `rekey` all run exactly this; the front ends only turn flags, prompts and manifest rows into
+ * an EnrollCardRequest and render the EnrollCardResult. Nothing here prints or prompts: the hooks do.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { formatFirmwareVersion } from '../../spec/firmware.js';
+import { keyAlgorithmByName } from '../../spec/algorithms.js';
+import { slotHex } from '../../spec/references.js';
+import type { IssuedCertificate } from '../ca/sign.js';
+import { deployKey, type DeployOptions, type HostResult } from '../deploy/deploy-key.js';
+import type { HostTarget } from '../deploy/host-spec.js';
+import { Inventory } from '../inventory/inventory.js';
+import { recordDeployResults } from '../inventory/record-deploy.js';
+import type { FallbackPolicy } from '../open-card.js';
+import type { Pkcs11Module } from '../pkcs11-modules.js';
+import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
+import type { SignatureCheck } from './verify.js';
+import { applyEnrollment, currentPin, defaultEnrollDependencies, type EnrollDependencies, type EnrollmentResult, type Progress } from './apply.js';
+import type { CaStep } from './ca-step.js';
+import { connectForEnrollment } from './connect.js';
+import type { CardInspection } from './inspect.js';
+import type { EnrollOptions } from './options.js';
+import { planEnrollment, type EnrollmentPlan, type MissingInput } from './plan.js';
+
+export interface EnrollCardRequest {
+  options: EnrollOptions;
+  /** Modules to check the new key's signatures through, as ssh -I will (a card in a reader only). */
+  pkcs11Modules: Pkcs11Module[];
+  /** Who the inventory records the card for; default the subject's CN. */
+  person?: string;
+  /** Where to record: a location and whether the user named it (a stand-in card refuses a named one), or none. */
+  inventory: { location: string; named: boolean } | 'none';
+  /** Where the embedded virtual card lives when it may stand in for a missing card; undefined: it may not. */
+  standInFile?: string;
+  /**
+   * The SSH CA step: `prepare` (prepareCaStep) runs once the subject is known and before anything is written (the CA
+   * unlocked, its inputs checked); the step it returns runs after the checks pass.
+   */
+  ca?: { request: { dir: string; principals?: string; validity?: string }; prepare(subjectCn: string | undefined): Promise<CaStep> };
+  /** Hosts to put the key on after the checks pass. */
+  deploy?: { targets: HostTarget[]; options: DeployOptions };
+  /** What re-key injects (its own, already deployed, host key); tests pin clock and randomness. */
+  dependencies?: Partial<EnrollDependencies>;
+  /** Recorded options a re-key overrides (a staged card key is recorded as key source card). */
+  recordOverrides?: Record<string, unknown>;
+}
+
+export interface EnrollCardHooks {
+  notice(text: string): void;
+  /** With the card inspected and before planning: fill what is missing (the wizard asks). */
+  complete?(options: EnrollOptions, inspection: CardInspection, missing: MissingInput[]): Promise<void>;
+  /** The plan, shown; false: stop with nothing changed. */
+  confirm?(plan: EnrollmentPlan): Promise<boolean>;
+  /** Runs the card write (the CLI shows a task list and holds Ctrl-C until it ends); default: just runs it. */
+  write?(work: (progress: Progress) => Promise<EnrollmentResult>): Promise<EnrollmentResult>;
+}
+
+export interface FinishedEnrollment extends EnrollmentResult {
+  notes: string[];
+  caCertificate?: IssuedCertificate;
+  inventory?: { location: string; enrollmentId: number };
+  deployment?: HostResult[];
+}
+
+export type EnrollCardResult =
+  | { status: 'refused'; errors: string[]; missing: MissingInput[] }
+  | { status: 'declined' }
+  /** Enrolled; `failedChecks` non-empty: the card signs badly somewhere (no CA, inventory or deployment then). */
+  | { status: 'enrolled'; enrollment: FinishedEnrollment; failedChecks: SignatureCheck[]; unreachedHosts: HostResult[] };
+
+function defaultComment(options: EnrollOptions, serial: number | undefined): string {
+  const cn = options.subject.find((a) => a.type === 'CN')?.value ?? 'piv';
+  return `${cn.replace(/\s+/g, '_')}@piv${serial !== undefined ? `-${serial}` : ''}-${options.slot.toString(16)}`;
+}
+
+/** The options worth repeating at a re-key, without secrets or key file paths. */
+function recordedOptions(options: EnrollOptions, ca: EnrollCardRequest['ca']): Record<string, unknown> {
+  return {
+    slot: slotHex(options.slot), algorithm: options.algorithm.name, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy,
+    keySource: options.keySource.kind, subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','),
+    validDays: options.validDays, hash: options.hash, backend: options.backend.kind,
+    ...(ca ? { ca: ca.request.dir, principals: ca.request.principals, caValidity: ca.request.validity } : {}),
+  };
+}
+
+function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
+  const because = [
+    request.deploy && 'deploying a key to hosts',
+    request.ca && 'an SSH CA certificate',
+    request.inventory !== 'none' && request.inventory.named && 'recording a card in a named inventory',
+  ].filter((b): b is string => typeof b === 'string');
+  if (request.standInFile === undefined) because.push('this command');
+  return because.length > 0 ? { allowed: false, because: because.join(', ') } : { allowed: true, file: request.standInFile! };
+}
+
+export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHooks): Promise<EnrollCardResult> {
+  const { options } = request;
+  const connection = await connectForEnrollment(options, standInPolicy(request));
+  let inventory: Inventory | undefined;
+  try {
+    // A stand-in virtual card is a demonstration: it goes into no inventory (a named one was refused above).
+    if (connection.standIn && request.inventory !== 'none') connection.notices.push('Not recorded in the inventory: the embedded virtual card only stands in for a demonstration.');
+    else if (request.inventory !== 'none') inventory = await Inventory.open(request.inventory.location); // before any change: an unreachable one stops us first
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  try {
+    let enrollment: FinishedEnrollment;
+    let pin: string;
+    let firmware: string;
+    let caStep: CaStep | undefined;
+    try {
+      for (const notice of connection.notices) hooks.notice(notice);
+      const inspection = await connection.inspect(options.slot);
+      firmware = formatFirmwareVersion(inspection.firmware);
+      const first = planEnrollment(options, inspection);
+      if (first.missing.length > 0 && hooks.complete) await hooks.complete(options, inspection, first.missing);
+      if (options.comment === '') options.comment = defaultComment(options, inspection.serial);
+      // Before anything is written: a CA that cannot sign must not leave an enrolled card without its certificate.
+      // (Without a subject the plan refuses below, naming it: the CA's own checks would only hide that.)
+      if (options.subject.length > 0) caStep = await request.ca?.prepare(options.subject.find((a) => a.type === 'CN')?.value);
+      const { plan, errors, missing } = planEnrollment(options, inspection);
+      if (!plan) return { status: 'refused', errors, missing };
+      if (hooks.confirm && !(await hooks.confirm(plan))) return { status: 'declined' };
+      const write = hooks.write ?? ((work: (progress: Progress) => Promise<EnrollmentResult>) => work(() => undefined));
+      const applied = await connection.withTarget((target) =>
+        write((progress) => applyEnrollment(target, inspection, plan, options, progress, { ...defaultEnrollDependencies, ...request.dependencies })),
+      );
+      enrollment = { ...applied, notes: [] };
+      // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
+      pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
+    } finally {
+      await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
+    }
+    await checkThroughModules(request, connection.readerName, enrollment, pin);
+    const failedChecks = enrollment.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
+    if (failedChecks.length === 0) {
+      if (caStep) {
+        enrollment.caCertificate = await caStep(enrollment, options.comment);
+        enrollment.files.push(enrollment.caCertificate.certificateFile);
+      }
+      if (inventory) enrollment.inventory = { location: inventory.description, enrollmentId: await record(inventory, request, enrollment, firmware, connection.readerName) };
+      if (request.deploy) {
+        enrollment.deployment = await deployKey({ action: 'add', keyLine: enrollment.authorizedKey }, request.deploy.targets, request.deploy.options);
+        if (inventory) await recordDeployResults(inventory, enrollment.fingerprint, 'add', enrollment.deployment, enrollment.inventory!.enrollmentId);
+      }
+    }
+    return { status: 'enrolled', enrollment, failedChecks, unreachedHosts: (enrollment.deployment ?? []).filter((r) => r.status === 'failed') };
+  } finally {
+    await inventory?.close();
+  }
+}
+
+/** The second path, as ssh -I uses the card: every PKCS#11 module chosen (the backend's own already signed everything). */
+async function checkThroughModules(request: EnrollCardRequest, reader: string | undefined, enrollment: FinishedEnrollment, pin: string): Promise<void> {
+  const { options } = request;
+  if (!reader) {
+    if (request.pkcs11Modules.length > 0) enrollment.notes.push('PKCS#11 path not checked: PKCS#11 modules cannot reach the embedded virtual card (serve it behind pcscd for that)');
+    return;
+  }
+  const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
+  const algorithm = keyAlgorithmByName(enrollment.algorithm)!;
+  for (const module of request.pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
+    for (const check of await verifyThroughPkcs11({ module, reader, slot: options.slot, algorithm, publicKey: enrollment.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) })) {
+      enrollment.verification.push(check);
+    }
+  }
+}
+
+async function record(inventory: Inventory, request: EnrollCardRequest, enrollment: FinishedEnrollment, firmware: string, reader: string | undefined): Promise<number> {
+  const { options, ca } = request;
+  const id = await inventory.recordEnrollment({
+    person: request.person ?? options.subject.find((a) => a.type === 'CN')?.value ?? options.comment,
+    // No reader: the embedded virtual card, named with --virtual (a stand-in never gets here).
+    card: enrollment.serial === undefined ? undefined : { serial: enrollment.serial, firmware, reader, virtual: reader === undefined },
+    slot: enrollment.slot,
+    algorithm: enrollment.algorithm,
+    fingerprint: enrollment.fingerprint,
+    authorizedKey: enrollment.authorizedKey,
+    certificateSerial: enrollment.certificate.serial,
+    certificateNotAfter: enrollment.certificate.notAfter,
+    options: { ...recordedOptions(options, ca), ...request.recordOverrides },
+  });
+  const certificate = enrollment.caCertificate;
+  if (certificate && ca) {
+    await inventory.recordCaCertificate(id, { caDir: resolve(ca.request.dir), serial: String(certificate.serial), keyId: certificate.keyId, principals: certificate.principals, validBefore: certificate.validBefore });
+  }
+  return id;
+}
