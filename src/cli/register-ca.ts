@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { addCardOptions, addInventoryOption, cardSelection, collect } from './card-options.js';
 import type { Output } from './output.js';
-import type { CaCheckRevokedFlags, CaInitFlags, CaRevokeFlags, CaSignFlags } from './commands/ca.js';
+import type { CaInitFlags, CaSignFlags } from './commands/ca.js';
+import type { CaCheckRevokedFlags, CaRevokeFlags } from './commands/ca-revoke.js';
 import type { WithCardFlags } from './card-options.js';
 
 export function registerCaCommands(program: Command, output: Output, setExit: (code: number) => void): void {
@@ -53,7 +54,7 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--public-key <file>', 'this key (a .pub or -cert.pub file): every certificate of it, and the key itself')
     .option('--json', 'print one JSON object')
     .action(async (flags: CaRevokeFlags) => {
-      const { runCaRevoke } = await import('./commands/ca.js');
+      const { runCaRevoke } = await import('./commands/ca-revoke.js');
       setExit(await runCaRevoke(flags, output));
     });
 
@@ -64,7 +65,7 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--krl <file>', 'or any KRL file')
     .option('--json', 'print one JSON object')
     .action(async (files: string[], flags: CaCheckRevokedFlags) => {
-      const { runCaCheckRevoked } = await import('./commands/ca.js');
+      const { runCaCheckRevoked } = await import('./commands/ca-revoke.js');
       setExit(await runCaCheckRevoked(files, flags, output));
     });
 }

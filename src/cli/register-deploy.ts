@@ -1,6 +1,7 @@
 /** `deploy`: public keys onto hosts (issue 5 part 1). Flags only; the command module is imported lazily. */
 import { Option, type Command } from 'commander';
-import { addCardOptions, addInventoryOption, type CardFlags, cardSelection, collect } from './card-options.js';
+import { addCardOptions, addInventoryOption, type WithCardFlags, cardSelection, collect } from './card-options.js';
+import type { DeployFlags } from './commands/deploy.js';
 import type { Output } from './output.js';
 
 export function registerDeployCommand(program: Command, output: Output, setExit: (code: number) => void): void {
@@ -28,8 +29,8 @@ export function registerDeployCommand(program: Command, output: Output, setExit:
     .option('--json', 'print one JSON object (and no progress)')
     .option('--ansible <dir>', 'write an Ansible inventory and playbook (ansible.posix.authorized_key) into DIR instead of deploying')
     .option('--run', 'with --ansible: run ansible-playbook on them')
-    .action(async (flags: CardFlags & Record<string, unknown>) => {
+    .action(async (flags: WithCardFlags<DeployFlags>) => {
       const { runDeploy } = await import('./commands/deploy.js');
-      setExit(await runDeploy({ ...flags, ...cardSelection(flags) } as never, output));
+      setExit(await runDeploy({ ...flags, ...cardSelection(flags) }, output));
     });
 }

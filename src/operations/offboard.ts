@@ -7,7 +7,8 @@
 import { parseOpenSshLine } from './ca/key-blob.js';
 import { revoke } from './ca/revocations.js';
 import { deployKey, type DeployOptions, type HostResult } from './deploy/deploy-key.js';
-import type { EnrollmentRecord, Inventory, UnfinishedRekey } from './inventory/inventory.js';
+import { UsageError } from '../errors.js';
+import { Inventory, type EnrollmentRecord, type UnfinishedRekey } from './inventory/inventory.js';
 import { recordDeployResults } from './inventory/record-deploy.js';
 
 export interface OffboardStep {
@@ -86,4 +87,34 @@ export async function applyOffboard(plan: OffboardPlan, inventory: Inventory, de
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+export interface OffboardRequest {
+  person: string;
+  inventoryLocation: string;
+  deploy: DeployOptions;
+  /** Only plan. */
+  dryRun: boolean;
+}
+
+export interface OffboardResult {
+  plan: OffboardPlan;
+  /** Absent for a dry run, or when there was nothing to do. */
+  outcomes?: OffboardOutcome[];
+}
+
+/** The workflow: the person's record read, the plan made (shown by `planned`), then applied unless a dry run. */
+export async function offboardPerson(request: OffboardRequest, planned: (plan: OffboardPlan) => void = () => undefined): Promise<OffboardResult> {
+  const inventory = await Inventory.open(request.inventoryLocation);
+  try {
+    const enrollments = await inventory.enrollments({ person: request.person, status: 'all' });
+    if (enrollments.length === 0) throw new UsageError(`the inventory ${inventory.description} has no enrollment of "${request.person}"`);
+    const unfinished = (await Promise.all(enrollments.map((e) => inventory.unfinishedRekeys(e.id)))).flat();
+    const plan = planOffboard(request.person, enrollments, unfinished);
+    if (request.dryRun || plan.steps.length === 0) return { plan };
+    planned(plan);
+    return { plan, outcomes: await applyOffboard(plan, inventory, request.deploy) };
+  } finally {
+    await inventory.close();
+  }
 }

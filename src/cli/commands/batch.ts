@@ -19,7 +19,7 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
-import { deployOptionsFrom, hostsAndOptions } from './deploy.js';
+import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
 export interface BatchFlags extends HostAccessFlags {

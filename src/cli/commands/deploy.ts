@@ -2,22 +2,22 @@
  * `piv-enroll deploy`: flags → one key and a host list → the deploy operation (or the Ansible files) → a table or
  * JSON. Exit 0 when every host is as asked, 1 when any host failed, 2 for bad usage (every problem listed at once).
  */
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { writeAnsibleFiles, runAnsiblePlaybook } from '../../operations/deploy/ansible.js';
-import { checkKeysOptions, deployKey, DEFAULT_CONCURRENCY, summarize, type DeployOptions, type DeployRequest, type HostResult } from '../../operations/deploy/deploy-key.js';
-import { hostsFileSpecs, parseHostSpecs, type HostTarget } from '../../operations/deploy/host-spec.js';
+import { deployKey, DEFAULT_CONCURRENCY, type DeployOptions, type DeployRequest, type HostResult } from '../../operations/deploy/deploy-key.js';
+import type { HostTarget } from '../../operations/deploy/host-spec.js';
 import { readPublicKeyLine, SHA256_FINGERPRINT } from '../../operations/deploy/key-line.js';
-import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
 import type { CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../spec/references.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import { openInventoryToRecord } from '../inventory-option.js';
 import { cancellation } from '../cancellation.js';
 import type { Output } from '../output.js';
-import type { HostAccessFlags } from '../card-options.js';
+import { formatResults, resultsJson, STATUS_TEXT } from '../deploy-report.js';
+import { startTaskList } from '../task-list.js';
+import { hostsAndOptions, keysScopeFrom, readText, type HostTargetFlags } from '../host-options.js';
 
-export interface DeployFlags extends CardSelection, HostAccessFlags {
+export interface DeployFlags extends CardSelection, HostTargetFlags {
   inventory?: string;
   publicKey?: string;
   slot?: string;
@@ -37,30 +37,12 @@ export interface DeployFlags extends CardSelection, HostAccessFlags {
   includeCertAuthority?: boolean;
 }
 
-interface DeployPlan {
+export interface DeployPlan {
   request: DeployRequest;
   /** What the results are about: the fingerprint, and the line when there is one. */
   key: { fingerprint: string; line?: string };
   targets: HostTarget[];
   options: DeployOptions;
-}
-
-function wholeNumber(text: string | undefined, fallback: number, flag: string, problems: string[]): number {
-  if (text === undefined) return fallback;
-  if (!/^\d{1,6}$/.test(text) || Number(text) < 1) {
-    problems.push(`${flag} takes a whole number ≥ 1, not "${text}"`);
-    return fallback;
-  }
-  return Number(text);
-}
-
-async function readText(path: string, what: string, problems: string[]): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    problems.push(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    return undefined;
-  }
 }
 
 /** Everything that can be checked before touching the card or the network, all problems at once. */
@@ -120,51 +102,6 @@ async function planFromFlags(flags: DeployFlags): Promise<DeployPlan> {
   return { request: request!, key: key!, targets, options };
 }
 
-/** Which files on the host, whose, and how lines are matched; problems are added to `problems`. */
-function keysScopeFrom(flags: DeployFlags, problems: string[]): Pick<DeployOptions, 'authorizedKeysFiles' | 'account' | 'keepOptions' | 'includeCertAuthority'> {
-  let authorizedKeysFiles: DeployOptions['authorizedKeysFiles'];
-  if (flags.authorizedKeysFile !== undefined) {
-    const paths = flags.authorizedKeysFile.trim().split(/[ \t]+/).filter(Boolean);
-    authorizedKeysFiles = paths.length === 1 && paths[0] === 'auto' ? 'auto' : paths;
-  }
-  const scope = { authorizedKeysFiles, account: flags.account, keepOptions: flags.keepOptions ?? false, includeCertAuthority: flags.includeCertAuthority ?? false };
-  problems.push(...checkKeysOptions(scope));
-  return scope;
-}
-
-export type DeployTargetFlags = Pick<DeployFlags, 'host' | 'hostsFile' | 'concurrency' | 'sshOption' | 'identity' | 'knownHosts' | 'acceptNewHostKeys' | 'connectTimeout' | 'dryRun'>;
-
-/** The hosts and how to reach them, checked without connecting; problems are added to `problems`. Shared with `enroll --deploy-to`. */
-export async function hostsAndOptions(flags: DeployTargetFlags, problems: string[], hostFlag = '--host', hostsFileFlag = '--hosts-file'): Promise<{ targets: HostTarget[]; options: DeployOptions }> {
-  const specs = (flags.host ?? []).map((text) => ({ text, where: hostFlag }));
-  if (flags.hostsFile !== undefined) {
-    const text = await readText(flags.hostsFile, 'the hosts file', problems);
-    if (text !== undefined) for (const spec of hostsFileSpecs(text, flags.hostsFile)) specs.push(spec); // a loop: a hosts file can be longer than a call's arguments
-  }
-  const hosts = parseHostSpecs(specs);
-  for (const problem of hosts.problems) problems.push(problem);
-  if (specs.length === 0) problems.push(`give hosts: ${hostFlag} [user@]host[:port] (repeatable) or ${hostsFileFlag} FILE`);
-  else if (hosts.targets.length === 0 && hosts.problems.length === 0) problems.push('the hosts file lists no hosts');
-  return { targets: hosts.targets, options: deployOptionsFrom(flags, problems) };
-}
-
-/** How to reach hosts (concurrency, ssh options, identity, known hosts), checked; problems are added to `problems`. */
-export function deployOptionsFrom(flags: Omit<DeployTargetFlags, 'host' | 'hostsFile'>, problems: string[]): DeployOptions {
-  const concurrency = wholeNumber(flags.concurrency, DEFAULT_CONCURRENCY, '--concurrency', problems);
-  const connectTimeoutSeconds = wholeNumber(flags.connectTimeout, 10, '--connect-timeout', problems);
-  const sshOptions = flags.sshOption ?? [];
-  problems.push(...checkSshOptions(sshOptions));
-  return {
-    concurrency,
-    connectTimeoutSeconds,
-    sshOptions,
-    dryRun: flags.dryRun ?? false,
-    acceptNewHostKeys: flags.acceptNewHostKeys ?? false,
-    identityFile: flags.identity,
-    knownHostsFile: flags.knownHosts,
-  };
-}
-
 /** The card modules load only for --slot: a deployment from a key file starts faster without them. */
 async function readSlotKey(selection: CardSelection, slot: number): Promise<string> {
   const { openCardOrVirtual } = await import('../../operations/open-card.js');
@@ -177,86 +114,25 @@ async function readSlotKey(selection: CardSelection, slot: number): Promise<stri
   }
 }
 
-const STATUS_TEXT: Record<HostResult['status'], string> = {
-  added: 'added',
-  updated: 'updated',
-  'already-present': 'already present',
-  removed: 'removed',
-  absent: 'absent',
-  'would-add': 'would add',
-  'would-update': 'would update',
-  'would-remove': 'would remove',
-  failed: 'FAILED',
-};
-
-const SOURCE_TEXT: Record<NonNullable<HostResult['authorizedKeysSource']>, string> = {
-  given: '',
-  sshd: ' (from sshd -T)',
-  default: " (sshd's default)",
-};
-
-/** The files a host used, when they are not simply ~/.ssh/authorized_keys. */
-function whereText(r: HostResult): string {
-  const files = r.authorizedKeysFiles ?? [];
-  if (files.length === 0 || (r.authorizedKeysSource === 'given' && files.length === 1 && files[0] === '~/.ssh/authorized_keys')) return '';
-  return `${files.join(' ')}${SOURCE_TEXT[r.authorizedKeysSource ?? 'given']}`;
-}
-
-export function formatResults(plan: { key: { fingerprint: string }; request: DeployRequest; options: { dryRun?: boolean } }, results: HostResult[]): string {
-  const width = Math.max(4, ...results.map((r) => r.host.length));
-  const lines = [`${plan.request.action === 'add' ? 'Deploying' : 'Removing'} ${plan.key.fingerprint}${plan.options.dryRun ? ' (dry run: nothing written)' : ''}`, ''];
-  lines.push(`${'HOST'.padEnd(width)}  ${'RESULT'.padEnd(15)}  DETAIL`);
-  for (const r of results) {
-    const detail = [r.status === 'failed' ? `${r.reason}: ${r.detail ?? ''}`.trim() : '', whereText(r), ...(r.notes ?? [])].filter(Boolean).join('; ');
-    lines.push(`${r.host.padEnd(width)}  ${STATUS_TEXT[r.status].padEnd(15)}  ${detail}`.trimEnd());
-  }
-  const summary = summarize(results);
-  lines.push('');
-  if (summary.changed === 0 && summary.failed === 0) {
-    lines.push(`Nothing to change: the key is already ${plan.request.action === 'add' ? 'on' : 'off'} every host (${results.length}).`);
-  } else {
-    const changedWord = plan.options.dryRun ? 'would change' : 'changed';
-    lines.push(`${summary.changed} ${changedWord}, ${summary.unchanged} already as asked, ${summary.failed} failed.`);
-  }
-  return lines.join('\n');
-}
-
-function resultsJson(plan: DeployPlan, results: HostResult[]): string {
-  return JSON.stringify(
-    { action: plan.request.action, fingerprint: plan.key.fingerprint, key: plan.key.line ?? null, dryRun: plan.options.dryRun ?? false, summary: summarize(results), hosts: results },
-    null,
-    2,
-  );
-}
-
 /** On a terminal, without --json: one listr2 task per host, as many running as the operation runs. */
 async function withProgress(plan: DeployPlan, work: (options: DeployOptions) => Promise<HostResult[]>): Promise<HostResult[]> {
-  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const finished = new Map<string, { resolve: (r: HostResult) => void; promise: Promise<HostResult> }>();
   for (const target of plan.targets) {
     let resolve!: (r: HostResult) => void;
     const promise = new Promise<HostResult>((r) => (resolve = r));
     finished.set(target.label, { resolve, promise });
   }
-  const list = new Listr(
+  const { done: listing } = await startTaskList(
     plan.targets.map((target) => ({
       title: target.label,
-      task: async (_ctx: unknown, task: { title: string }) => {
+      task: async (_context, task) => {
         const result = await finished.get(target.label)!.promise;
         task.title = `${target.label}: ${STATUS_TEXT[result.status]}${result.status === 'failed' ? ` (${result.reason})` : ''}`;
         if (result.status === 'failed') throw new Error(task.title);
       },
     })),
-    {
-      concurrent: plan.options.concurrency ?? DEFAULT_CONCURRENCY,
-      exitOnError: false,
-      // listr2 would otherwise answer Ctrl-C with process.exit(127), in the middle of a card write or a batch that
-      // promised to let running enrollments finish: signals stay with the command.
-      registerSignalListeners: false,
-      rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
-    },
+    { concurrent: plan.options.concurrency ?? DEFAULT_CONCURRENCY, exitOnError: false },
   );
-  const listing = list.run().catch(() => undefined);
   const results = await work({ ...plan.options, onHostDone: (r) => finished.get(r.host)?.resolve(r) });
   await listing;
   return results;

@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import type { DeployOptions } from '../../operations/deploy/deploy-key.js';
 import type { HostTarget } from '../../operations/deploy/host-spec.js';
-import { hostsAndOptions } from './deploy.js';
+import { hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
 export interface EnrollDeployFlags extends HostAccessFlags {

@@ -1,9 +1,9 @@
 /** `piv-enroll offboard --user NAME`: the person's keys off every recorded host, their certificates revoked. */
 import { UsageError } from '../../errors.js';
-import { defaultInventoryLocation, Inventory } from '../../operations/inventory/inventory.js';
-import { applyOffboard, planOffboard, type OffboardPlan } from '../../operations/offboard.js';
+import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
+import { offboardPerson, type OffboardPlan } from '../../operations/offboard.js';
 import type { Output } from '../output.js';
-import { deployOptionsFrom } from './deploy.js';
+import { deployOptionsFrom } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
 export interface OffboardFlags extends HostAccessFlags {
@@ -33,28 +33,16 @@ export async function runOffboard(flags: OffboardFlags, output: Output): Promise
   if (location === 'none') problems.push('offboard works from the inventory: --inventory none is not possible here');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
-  const inventory = await Inventory.open(location);
-  try {
-    const enrollments = await inventory.enrollments({ person: flags.user, status: 'all' });
-    if (enrollments.length === 0) throw new UsageError(`the inventory ${inventory.description} has no enrollment of "${flags.user}"`);
-    const unfinished = (await Promise.all(enrollments.map((e) => inventory.unfinishedRekeys(e.id)))).flat();
-    const plan = planOffboard(flags.user!, enrollments, unfinished);
-    if (flags.dryRun || plan.steps.length === 0) {
-      output.result(flags.json ? JSON.stringify({ dryRun: true, plan }, null, 2) : `${describe(plan)}${flags.dryRun && plan.steps.length > 0 ? '\n(dry run: nothing changed)' : ''}`);
-      return 0;
-    }
-    output.notice(describe(plan));
-    const outcomes = await applyOffboard(plan, inventory, options);
-    const problemsLeft = outcomes.flatMap((o) => o.problems);
-    if (flags.json) output.result(JSON.stringify({ person: plan.person, outcomes }, null, 2));
-    else {
-      const lines = outcomes.flatMap((o) => [
-        `key ${o.fingerprint}: ${o.revokedIn.length > 0 ? `revoked in ${o.revokedIn.join(', ')}; ` : ''}${o.hosts.map((h) => `${h.host} ${h.status}`).join(', ') || 'on no host'}`,
-      ]);
-      output.result([...lines, problemsLeft.length === 0 ? `${plan.person} is offboarded.` : `Not finished (run offboard again once fixed): ${problemsLeft.join('; ')}`].join('\n'));
-    }
-    return problemsLeft.length === 0 ? 0 : 1;
-  } finally {
-    await inventory.close();
+  const { plan, outcomes } = await offboardPerson({ person: flags.user!, inventoryLocation: location, deploy: options, dryRun: flags.dryRun ?? false }, (p) => output.notice(describe(p)));
+  if (!outcomes) {
+    output.result(flags.json ? JSON.stringify({ dryRun: true, plan }, null, 2) : `${describe(plan)}${flags.dryRun && plan.steps.length > 0 ? '\n(dry run: nothing changed)' : ''}`);
+    return 0;
   }
+  const problemsLeft = outcomes.flatMap((o) => o.problems);
+  if (flags.json) output.result(JSON.stringify({ person: plan.person, outcomes }, null, 2));
+  else {
+    const lines = outcomes.map((o) => `key ${o.fingerprint}: ${o.revokedIn.length > 0 ? `revoked in ${o.revokedIn.join(', ')}; ` : ''}${o.hosts.map((h) => `${h.host} ${h.status}`).join(', ') || 'on no host'}`);
+    output.result([...lines, problemsLeft.length === 0 ? `${plan.person} is offboarded.` : `Not finished (run offboard again once fixed): ${problemsLeft.join('; ')}`].join('\n'));
+  }
+  return problemsLeft.length === 0 ? 0 : 1;
 }

@@ -18,7 +18,7 @@ import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom } from '../secrets.js';
-import { deployOptionsFrom } from './deploy.js';
+import { deployOptionsFrom } from '../host-options.js';
 
 export type { RekeyStep } from '../../operations/rekey.js';
 
