@@ -4,7 +4,7 @@
  * Pure byte format, shared by the host session and the virtual card's attestation object.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CERT_INFO_GZIP, CERT_INFO_PLAIN, TAG_CERT_INFO, TAG_CERTIFICATE, TAG_ERROR_DETECTION } from '../spec/objects.js';
+import { CERT_INFO_GZIP, CERT_INFO_PLAIN, TAG_CERT_INFO, TAG_CERTIFICATE, TAG_ERROR_DETECTION } from '../standards/objects.js';
 import { MalformedDataError } from './errors.js';
 import { encodeTlvs, parseTlvs } from './tlv.js';
 

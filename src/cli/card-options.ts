@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CardSelection } from '../operations/open-card.js';
-import { FORM_FACTOR_OPTION_NAMES, parseFormFactor } from '../spec/management.js';
+import { FORM_FACTOR_OPTION_NAMES, parseFormFactor } from '../standards/management.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

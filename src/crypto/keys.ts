@@ -4,7 +4,7 @@
  */
 import { createECDH, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { concatBytes, fromHex } from '../bytes/hex.js';
-import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../spec/algorithms.js';
+import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../standards/algorithms.js';
 
 export const RSA_PUBLIC_EXPONENT = 65537;
 

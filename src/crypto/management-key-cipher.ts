@@ -3,7 +3,7 @@
  * witness and the challenge. TDES (3-key), AES-128/192/256; no padding: input is exactly one block.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import type { ManagementKeyAlgorithmInfo } from '../spec/algorithms.js';
+import type { ManagementKeyAlgorithmInfo } from '../standards/algorithms.js';
 
 function cipherName(algorithm: ManagementKeyAlgorithmInfo): string {
   switch (algorithm.name) {

@@ -3,7 +3,7 @@
  * PKCS#11 returns it), Ed25519 over the message itself.
  */
 import { verify, type KeyObject } from 'node:crypto';
-import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
 import type { HashName } from './pkcs1.js';
 
 export function verifySignature(

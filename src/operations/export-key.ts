@@ -7,8 +7,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { summarizeCertificate } from '../crypto/x509.js';
 import { NotFoundError } from '../piv/errors.js';
 import type { PivSession } from '../piv/session.js';
-import { hasFeature } from '../spec/firmware.js';
-import { slotHex } from '../spec/references.js';
+import { hasFeature } from '../standards/firmware.js';
+import { slotHex } from '../standards/references.js';
 import { certificatePem, publicKeyPem } from '../crypto/pem.js';
 import { authorizedKeysLine, sshFingerprint } from './ssh-public-key.js';
 

@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import { PivSession } from '../piv/session.js';
-import { parseFirmwareVersion } from '../spec/firmware.js';
+import { parseFirmwareVersion } from '../standards/firmware.js';
 import { CARD_FAULTS, type CardFault } from '../transport/virtual/card-context.js';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';

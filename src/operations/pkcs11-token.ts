@@ -8,8 +8,8 @@
 import { PivEnrollError } from '../errors.js';
 import { ManagementKeyError, PinBlockedError, WrongPinError } from '../piv/errors.js';
 import { digest, digestInfo, type HashName } from '../crypto/pkcs1.js';
-import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
-import type { FirmwareVersion } from '../spec/firmware.js';
+import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
+import type { FirmwareVersion } from '../standards/firmware.js';
 import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 import { loadPkcs11, type Pkcs11Handle, type PkcsLib } from './pkcs11-binding.js';
 import { pkcs11Timeouts, RemoteModule, type Pkcs11Timeouts, type RemotePkcs11 } from './pkcs11-host.js';

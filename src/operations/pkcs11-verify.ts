@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../crypto/verify-signature.js';
-import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
 import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 import { Pkcs11TimeoutError, Pkcs11Token } from './pkcs11-token.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import sshpk from 'sshpk';
 import { publicKeyPem } from '../crypto/pem.js';
 import type { HashName } from '../crypto/pkcs1.js';
-import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
 
 function parse(publicKey: KeyObject): sshpk.Key {
   return sshpk.parseKey(publicKeyPem(publicKey), 'pem');

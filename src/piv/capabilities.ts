@@ -2,9 +2,9 @@
  * Capability checks: pure functions of the firmware version, run before any APDU so the user hears
  * "this YubiKey (4.3.7) has no Ed25519" instead of a status word.
  */
-import { keyAlgorithmById, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../spec/algorithms.js';
-import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature, type Feature, type FirmwareVersion } from '../spec/firmware.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../spec/policies.js';
+import { keyAlgorithmById, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../standards/algorithms.js';
+import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature, type Feature, type FirmwareVersion } from '../standards/firmware.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../standards/policies.js';
 import { NotSupportedError } from './errors.js';
 
 export function requireFeature(version: FirmwareVersion, feature: Feature): void {

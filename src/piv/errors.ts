@@ -3,7 +3,7 @@
  * callers test with instanceof and never look at status words themselves.
  */
 import { PivEnrollError } from '../errors.js';
-import { swHex } from '../spec/status-words.js';
+import { swHex } from '../standards/status-words.js';
 
 export class PivError extends PivEnrollError {}
 

@@ -8,10 +8,10 @@ import { MalformedDataError } from '../bytes/errors.js';
 import { DEFAULT_FRAMING, transceive } from '../bytes/framing.js';
 import { readUint } from '../bytes/hex.js';
 import { parseTlvMap } from '../bytes/tlv.js';
-import type { FirmwareVersion } from '../spec/firmware.js';
-import { INS } from '../spec/instructions.js';
-import { DEVICE_INFO_TAG, MANAGEMENT_AID, MANAGEMENT_INS } from '../spec/management.js';
-import { SW } from '../spec/status-words.js';
+import type { FirmwareVersion } from '../standards/firmware.js';
+import { INS } from '../standards/instructions.js';
+import { DEVICE_INFO_TAG, MANAGEMENT_AID, MANAGEMENT_INS } from '../standards/management.js';
+import { SW } from '../standards/status-words.js';
 import type { CardTransport } from '../transport/transport.js';
 import { errorForStatus } from './status-translation.js';
 
@@ -19,11 +19,11 @@ export interface DeviceInfo {
   /** The firmware the SELECT answer names (ASCII "5.7.2"), or the VERSION tag when the card sends one. */
   firmware: FirmwareVersion;
   serial?: number;
-  /** Form factor code (src/spec/management.ts FORM_FACTOR), FIPS/Security Key bits removed. */
+  /** Form factor code (src/standards/management.ts FORM_FACTOR), FIPS/Security Key bits removed. */
   formFactor: number;
   isFips: boolean;
   isSecurityKey: boolean;
-  /** Capability bits per transport (src/spec/management.ts CAPABILITY). NFC fields absent on USB-only keys. */
+  /** Capability bits per transport (src/standards/management.ts CAPABILITY). NFC fields absent on USB-only keys. */
   usbSupported: number;
   usbEnabled?: number;
   nfcSupported?: number;

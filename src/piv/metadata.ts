@@ -2,7 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import { MalformedDataError } from '../bytes/errors.js';
 import { parseTlvMap, requireTag } from '../bytes/tlv.js';
-import { keyAlgorithmById, managementKeyAlgorithmById, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../spec/algorithms.js';
+import { keyAlgorithmById, managementKeyAlgorithmById, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../standards/algorithms.js';
 import { parseCardPublicKey } from './public-key.js';
 
 export interface PinMetadata {

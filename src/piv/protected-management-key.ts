@@ -7,8 +7,8 @@
 import { MalformedDataError } from '../bytes/errors.js';
 import { uintBytes, wipe } from '../bytes/hex.js';
 import { encodeTlv, encodeTlvs, parseTlvMap, unwrapLeadingTlv } from '../bytes/tlv.js';
-import type { ManagementKeyAlgorithmInfo } from '../spec/algorithms.js';
-import { OBJECT } from '../spec/objects.js';
+import type { ManagementKeyAlgorithmInfo } from '../standards/algorithms.js';
+import { OBJECT } from '../standards/objects.js';
 import { NotFoundError } from './errors.js';
 import type { PivSession } from './session.js';
 

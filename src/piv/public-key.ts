@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { MalformedDataError } from '../bytes/errors.js';
 import { parseTlvMap, requireTag } from '../bytes/tlv.js';
 import { ecPublicKeyFromPoint, okpPublicKeyFromRaw, rsaPublicKeyFromComponents } from '../crypto/keys.js';
-import type { KeyAlgorithmInfo } from '../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
 
 /** Parses the content of 7F49 (or metadata tag 04): RSA `81 n 82 e`, EC/Ed25519/X25519 `86 point`. */
 export function parseCardPublicKey(algorithm: KeyAlgorithmInfo, content: Uint8Array): KeyObject {

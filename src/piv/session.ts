@@ -13,20 +13,20 @@ import { decryptBlock, encryptBlock } from '../crypto/management-key-cipher.js';
 import { CURVE_FIELD_BYTES, describeKey, ecPrivateScalar, ecPublicPoint, fixedLength, okpPrivateRaw, okpPublicRaw, rsaPrivateComponents } from '../crypto/keys.js';
 import { digest, DIGEST_LENGTH, digestInfo, pkcs1v15SignatureBlock, type HashName } from '../crypto/pkcs1.js';
 import type { CardTransport } from '../transport/transport.js';
-import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../spec/algorithms.js';
-import { atLeast, hasFeature, type FirmwareVersion } from '../spec/firmware.js';
-import { INS, PIV_AID_SHORT } from '../spec/instructions.js';
-import { certificateObjectForSlot, OBJECT, objectIdBytes, TAG_DATA_OBJECT, TAG_OBJECT_ID } from '../spec/objects.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../spec/policies.js';
-import { REF, SLOT, isKeySlot, slotHex } from '../spec/references.js';
-import { SW } from '../spec/status-words.js';
+import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../standards/algorithms.js';
+import { atLeast, hasFeature, type FirmwareVersion } from '../standards/firmware.js';
+import { INS, PIV_AID_SHORT } from '../standards/instructions.js';
+import { certificateObjectForSlot, OBJECT, objectIdBytes, TAG_DATA_OBJECT, TAG_OBJECT_ID } from '../standards/objects.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../standards/policies.js';
+import { REF, SLOT, isKeySlot, slotHex } from '../standards/references.js';
+import { SW } from '../standards/status-words.js';
 import { requireFeature, requireKeyAlgorithm, requireKeyGeneration, requireManagementKeyAlgorithm, requirePolicies } from './capabilities.js';
 import { encodeCcc, encodeChuid } from './chuid.js';
 import { ApplicationNotFoundError, InvalidDataError, ManagementKeyError, NotFoundError, NotSupportedError, SecurityStatusError } from './errors.js';
 import { parseManagementKeyMetadata, parsePinMetadata, parseSlotMetadata, type ManagementKeyMetadata, type PinMetadata, type SlotMetadata } from './metadata.js';
 import { parseCardPublicKey } from './public-key.js';
 import { CredentialGuard } from './pin-guard.js';
-import { FACTORY_PIN, FACTORY_PUK } from '../spec/factory-defaults.js';
+import { FACTORY_PIN, FACTORY_PUK } from '../standards/factory-defaults.js';
 import { errorForStatus, type StatusContext } from './status-translation.js';
 
 export interface SessionOptions {

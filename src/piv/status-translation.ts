@@ -1,5 +1,5 @@
 /** The one place where status words become typed errors. */
-import { SW } from '../spec/status-words.js';
+import { SW } from '../standards/status-words.js';
 import {
   CardStatusError,
   ConditionsNotSatisfiedError,

@@ -4,8 +4,8 @@
  * Redaction works on the bytes alone, so the reader transport and the virtual card use the same rules.
  */
 import { toHex } from '../bytes/hex.js';
-import { INS } from '../spec/instructions.js';
-import { REF } from '../spec/references.js';
+import { INS } from '../standards/instructions.js';
+import { REF } from '../standards/references.js';
 
 const REDACTED = '<redacted>';
 

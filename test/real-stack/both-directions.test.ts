@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
 import { storeProtectedManagementKey } from '../../src/piv/protected-management-key.js';
-import { managementKeyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { managementKeyAlgorithmByName } from '../../src/standards/algorithms.js';
 import { testCertificate } from '../support/test-certificate.js';
 import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 

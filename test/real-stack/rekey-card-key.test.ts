@@ -11,7 +11,7 @@ import { afterEach, describe, expect, inject, test } from 'vitest';
 import { runRekey, type RekeyFlags } from '../../src/cli/commands/rekey.js';
 import { terminalPrompter } from '../../src/cli/prompter.js';
 import type { RekeyStep } from '../../src/operations/rekey.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../src/standards/policies.js';
 import { makeIdentity, startHost, stopHost, type TestIdentity, type TestSshd } from '../ssh/support/deploy-hosts.js';
 import { CLI, OPENSC_PKCS11, READER, run, runOk, scratchDir, SECOND_READER, serveCard, withSession, type ServedCard } from './bench.js';
 import { askpassFor } from './sshd.js';

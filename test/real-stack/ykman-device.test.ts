@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
 import { NotSupportedError, SecurityStatusError } from '../../src/piv/errors.js';
-import { OBJECT } from '../../src/spec/objects.js';
+import { OBJECT } from '../../src/standards/objects.js';
 import { CLI, DEFAULT_MANAGEMENT_KEY_HEX, READER, readState, run, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
 const SERIAL = 12345678;

@@ -45,7 +45,7 @@ export function folderEdges() {
 }
 
 /** The layers, bottom first (README's architecture table); src/ itself (errors.ts) is beneath them all. */
-export const LAYERS = ['.', 'spec', 'bytes', 'crypto', 'transport', 'piv', 'operations', 'cli'];
+export const LAYERS = ['.', 'standards', 'bytes', 'crypto', 'transport', 'piv', 'operations', 'cli'];
 
 export const layerOf = (folder) => folder.split('/')[0];
 

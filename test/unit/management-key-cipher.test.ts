@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { createCipheriv } from 'node:crypto';
 import forge from 'node-forge';
 import { decryptBlock, encryptBlock } from '../../src/crypto/management-key-cipher.js';
-import { managementKeyAlgorithmByName, type ManagementKeyAlgorithmInfo } from '../../src/spec/algorithms.js';
+import { managementKeyAlgorithmByName, type ManagementKeyAlgorithmInfo } from '../../src/standards/algorithms.js';
 import { h, hexOf } from './helpers.js';
 
 function algorithm(name: string): ManagementKeyAlgorithmInfo {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { digest } from '../../src/crypto/pkcs1.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
 import { Pkcs11Error } from '../../src/operations/pkcs11-modules.js';
 import { pkcs11Timeouts, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_KEY_GENERATION_TIMEOUT_MS } from '../../src/operations/pkcs11-host.js';
 import { Pkcs11TimeoutError, Pkcs11Token } from '../../src/operations/pkcs11-token.js';

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import { stringify as yamlStringify } from 'yaml';
 import { parseManifest, type ManifestEntry } from '../../src/operations/batch/manifest.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../src/standards/policies.js';
 import { anyText, mutatedText } from './property-helpers.js';
 
 const chars = (alphabet: string, minLength: number, maxLength: number) => fc.string({ unit: fc.constantFrom(...alphabet), minLength, maxLength });

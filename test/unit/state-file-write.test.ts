@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { parseFirmwareVersion } from '../../src/spec/firmware.js';
+import { parseFirmwareVersion } from '../../src/standards/firmware.js';
 import { newFactoryState } from '../../src/transport/virtual/card-state.js';
 import { VirtualCardStateError, writeCardStateFile } from '../../src/transport/virtual/state-file.js';
 

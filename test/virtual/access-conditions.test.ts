@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { SecurityStatusError } from '../../src/piv/errors.js';
-import { OBJECT } from '../../src/spec/objects.js';
+import { OBJECT } from '../../src/standards/objects.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN, openTestCard, raw } from './helpers.js';
 
 /** GET DATA of a 3-byte object id. */

@@ -111,7 +111,7 @@ describe('PIN and PUK', () => {
     const { session } = await openTestCard();
     await session.changePin(DEFAULT_PIN, '55556666');
     await session.authenticate(DEFAULT_MANAGEMENT_KEY);
-    await session.generateKey(0x9a, (await import('../../src/spec/algorithms.js')).keyAlgorithmByName('ECCP256')!);
+    await session.generateKey(0x9a, (await import('../../src/standards/algorithms.js')).keyAlgorithmByName('ECCP256')!);
     await expect(session.reset()).rejects.toBeInstanceOf(ConditionsNotSatisfiedError);
     for (let i = 0; i < 3; i++) await session.verifyPin('000000').catch(() => undefined);
     await expect(session.reset()).rejects.toBeInstanceOf(ConditionsNotSatisfiedError); // PUK still has tries

@@ -6,7 +6,7 @@ import { readCardStatus } from '../../src/operations/card-status.js';
 import { deviceInfoFromTlvs, parseSelectVersion, readDeviceInfo } from '../../src/piv/management.js';
 import { PivSession } from '../../src/piv/session.js';
 import { parseTlvMap } from '../../src/bytes/tlv.js';
-import { FORM_FACTOR } from '../../src/spec/management.js';
+import { FORM_FACTOR } from '../../src/standards/management.js';
 import type { CardTransport } from '../../src/transport/transport.js';
 import { defaultCardDependencies } from '../../src/transport/virtual/create-card.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { fromHex } from '../../src/bytes/hex.js';
 import { classifySshOutput, parseHostSpec, reclassifyRefusedAlgorithms } from '../../src/operations/doctor/host-check.js';
 import { PivSession } from '../../src/piv/session.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
 import { run } from '../support/run.js';
 

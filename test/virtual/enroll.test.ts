@@ -14,8 +14,8 @@ import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollOptions } from '../../src/
 import { planEnrollment, type EnrollmentPlan, type MissingInput } from '../../src/operations/enroll/plan.js';
 import { buildEnrollOptions } from '../../src/operations/enroll/enroll-inputs.js';
 import { hasProtectedManagementKey } from '../../src/piv/protected-management-key.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../src/standards/policies.js';
 import { openTestCard, type TestCard } from './helpers.js';
 import { runOk } from '../support/run.js';
 

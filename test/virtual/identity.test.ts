@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes/hex.js';
 import { ApplicationNotFoundError, NotSupportedError } from '../../src/piv/errors.js';
 import { PivSession } from '../../src/piv/session.js';
-import { OBJECT } from '../../src/spec/objects.js';
+import { OBJECT } from '../../src/standards/objects.js';
 import { openTestCard, raw } from './helpers.js';
 
 describe('identity: SELECT, version, serial, discovery', () => {

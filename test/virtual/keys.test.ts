@@ -2,8 +2,8 @@ import { createPublicKey, generateKeyPairSync, verify, X509Certificate, diffieHe
 import { describe, expect, test } from 'vitest';
 import { toHex } from '../../src/bytes/hex.js';
 import { InvalidDataError, NotFoundError, NotSupportedError, SecurityStatusError } from '../../src/piv/errors.js';
-import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../../src/spec/algorithms.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
+import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../../src/standards/algorithms.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../src/standards/policies.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN, openTestCard, raw, type TestCard } from './helpers.js';
 
 const alg = (name: string): KeyAlgorithmInfo => keyAlgorithmByName(name)!;

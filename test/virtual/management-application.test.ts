@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes/hex.js';
-import { FORM_FACTOR } from '../../src/spec/management.js';
+import { FORM_FACTOR } from '../../src/standards/management.js';
 import { defaultCardDependencies } from '../../src/transport/virtual/create-card.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
 import { DEFAULT_PIN, openTestCard, raw } from './helpers.js';

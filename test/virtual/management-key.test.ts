@@ -8,8 +8,8 @@ import {
   storeProtectedManagementKey,
   parseAdminData,
 } from '../../src/piv/protected-management-key.js';
-import { managementKeyAlgorithmByName } from '../../src/spec/algorithms.js';
-import { OBJECT } from '../../src/spec/objects.js';
+import { managementKeyAlgorithmByName } from '../../src/standards/algorithms.js';
+import { OBJECT } from '../../src/standards/objects.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN, openTestCard, raw } from './helpers.js';
 
 const TDES = managementKeyAlgorithmByName('TDES')!;

@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { toHex } from '../../src/bytes/hex.js';
 import { InvalidDataError, NotSupportedError } from '../../src/piv/errors.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../src/spec/policies.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../src/standards/policies.js';
 import { DEFAULT_MANAGEMENT_KEY, openTestCard, raw, type TestCard } from './helpers.js';
 
 const P256 = keyAlgorithmByName('ECCP256')!;

@@ -4,7 +4,7 @@ import { fromHex, toHex } from '../../src/bytes/hex.js';
 import { testCertificate } from '../support/test-certificate.js';
 import { chuidGuid } from '../../src/piv/chuid.js';
 import { NotFoundError, ObjectTooLargeError, SecurityStatusError } from '../../src/piv/errors.js';
-import { OBJECT } from '../../src/spec/objects.js';
+import { OBJECT } from '../../src/standards/objects.js';
 import { DEFAULT_MANAGEMENT_KEY, openTestCard } from './helpers.js';
 
 /** A real certificate of about `size` bytes more than a minimal one (padding in an extension). */

@@ -2,9 +2,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { pivCardKey } from '../../src/operations/enroll/card-signer.js';
 import { verifyCardSignatures } from '../../src/operations/enroll/verify.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
-import { PIN_POLICY } from '../../src/spec/policies.js';
-import { SLOT } from '../../src/spec/references.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
+import { PIN_POLICY } from '../../src/standards/policies.js';
+import { SLOT } from '../../src/standards/references.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN, openTestCard } from './helpers.js';
 
 const RSA2048 = keyAlgorithmByName('RSA2048')!;

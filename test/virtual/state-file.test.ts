@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { PivSession } from '../../src/piv/session.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
 import { VirtualCardStateError } from '../../src/transport/virtual/state-file.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN } from './helpers.js';

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import type { Output } from '../../src/cli/output.js';
 import { readCardStatus } from '../../src/operations/card-status.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN, openTestCard } from './helpers.js';
 
 function captured(): Output & { out: string[]; err: string[] } {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { PivSession } from '../../src/piv/session.js';
-import { keyAlgorithmByName } from '../../src/spec/algorithms.js';
-import { SLOT as KEY_SLOT } from '../../src/spec/references.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
+import { SLOT as KEY_SLOT } from '../../src/standards/references.js';
 import { CardPacer, formatCardTimeStats, YUBIKEY_5_TIMINGS } from '../../src/transport/virtual/timing-model.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
 import { DEFAULT_MANAGEMENT_KEY, DEFAULT_PIN } from './helpers.js';

@@ -15,7 +15,7 @@ import { defaultCertificateFile, signUserCertificate, type CaCredentials, type I
 import { DEFAULT_VALIDITY, parseValidity } from '../../operations/ca/validity.js';
 import { openCard, type CardSelection, type OpenedCard } from '../../operations/open-card.js';
 import { NotFoundError } from '../../piv/errors.js';
-import { parseSlot, slotHex } from '../../spec/references.js';
+import { parseSlot, slotHex } from '../../standards/references.js';
 import { openInventoryToRecord } from '../inventory-option.js';
 import type { Output } from '../output.js';
 import { askNewSecret, terminalPrompter, type Prompter } from '../prompter.js';

@@ -8,7 +8,7 @@ import { deployKey, DEFAULT_CONCURRENCY, type DeployOptions, type DeployRequest,
 import type { HostTarget } from '../../operations/deploy/host-spec.js';
 import { readPublicKeyLine, SHA256_FINGERPRINT } from '../../operations/deploy/key-line.js';
 import type { CardSelection } from '../../operations/open-card.js';
-import { parseSlot } from '../../spec/references.js';
+import { parseSlot } from '../../standards/references.js';
 import { recordDeployResults } from '../../operations/inventory/record-deploy.js';
 import { openInventoryToRecord } from '../inventory-option.js';
 import { cancellation } from '../cancellation.js';

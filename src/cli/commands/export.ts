@@ -3,7 +3,7 @@ import { exportSlot, exportThroughPkcs11, type ExportFormat } from '../../operat
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { readCertificateThroughPkcs11 } from '../../operations/pkcs11-verify.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
-import { parseSlot } from '../../spec/references.js';
+import { parseSlot } from '../../standards/references.js';
 import type { Output } from '../output.js';
 
 export interface ExportFlags extends CardSelection {

@@ -9,8 +9,8 @@ import { defaultInventoryLocation } from '../../operations/inventory/inventory.j
 import type { CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { rekeyCard, type RekeyPlan, type RekeyReport, type RekeyStep } from '../../operations/rekey.js';
-import { parseSlot } from '../../spec/references.js';
-import { pinPolicyName, touchPolicyName } from '../../spec/policies.js';
+import { parseSlot } from '../../standards/references.js';
+import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';

@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { parseFaults } from '../../operations/open-card.js';
-import { formFactorOptionName } from '../../spec/management.js';
+import { formFactorOptionName } from '../../standards/management.js';
 import { openVirtualCard } from '../../transport/virtual/virtual-transport.js';
 import { VpcdBridge } from '../../transport/virtual/vpcd-bridge.js';
 import { CardPacer, DEFAULT_TIMING_MODEL, formatCardTimeStats, type TimingModelName } from '../../transport/virtual/timing-model.js';
@@ -11,7 +11,7 @@ export interface ServeOptions {
   state: string;
   firmware?: string;
   serial?: number;
-  /** Form factor code of a card being created (src/spec/management.ts). */
+  /** Form factor code of a card being created (src/standards/management.ts). */
   formFactor?: number;
   faults?: string[];
   verbose?: boolean;

@@ -4,7 +4,7 @@
  * empty, so a busy enrollment station does not open every card twice a second.
  */
 import { PivSession } from '../../piv/session.js';
-import { hasFeature } from '../../spec/firmware.js';
+import { hasFeature } from '../../standards/firmware.js';
 import { listReaders, openPcscCard } from '../../transport/pcsc/pcsc-transport.js';
 
 export interface CardInReader {

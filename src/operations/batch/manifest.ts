@@ -8,8 +8,8 @@
 import { CsvError, parse as parseCsv } from 'csv-parse/sync';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UsageError } from '../../errors.js';
-import { pinPolicyName, touchPolicyName } from '../../spec/policies.js';
-import { slotHex } from '../../spec/references.js';
+import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
+import { slotHex } from '../../standards/references.js';
 import { checkEnrollInputs, type EnrollField, type EnrollInputText } from '../enroll/enroll-inputs.js';
 import { parsePrincipals } from '../ca/certificate-options.js';
 import { parseHostSpec } from '../deploy/host-spec.js';

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { readPrivateKeyFile } from '../key-file.js';
 import { UsageError } from '../../errors.js';
 import { bytesEqual } from '../../bytes/hex.js';
-import { parseSlot } from '../../spec/references.js';
+import { parseSlot } from '../../standards/references.js';
 import { softwareCertificateSigner, verifySshSignature } from './ca-signature.js';
 import { allocateSerial, appendIssued, type CaConfig, caPath, type IssuedRecord, pathExists, readCaConfig } from './ca-store.js';
 import { cardCertificateSigner, type CardCaKey } from './card-ca.js';

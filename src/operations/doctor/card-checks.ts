@@ -9,9 +9,9 @@ import { summarizeCertificate } from '../../crypto/x509.js';
 import { chuidGuid } from '../../piv/chuid.js';
 import { NotFoundError } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
-import { OBJECT } from '../../spec/objects.js';
-import { pinPolicyName, touchPolicyName } from '../../spec/policies.js';
-import { slotHex } from '../../spec/references.js';
+import { OBJECT } from '../../standards/objects.js';
+import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
+import { slotHex } from '../../standards/references.js';
 import type { CardInspection } from '../enroll/inspect.js';
 import type { Finding } from './findings.js';
 

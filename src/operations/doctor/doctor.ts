@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PivSession } from '../../piv/session.js';
-import { formatFirmwareVersion } from '../../spec/firmware.js';
-import { PIN_POLICY } from '../../spec/policies.js';
-import { slotHex } from '../../spec/references.js';
+import { formatFirmwareVersion } from '../../standards/firmware.js';
+import { PIN_POLICY } from '../../standards/policies.js';
+import { slotHex } from '../../standards/references.js';
 import { inspectCard } from '../enroll/inspect.js';
 import { pivCardKey } from '../enroll/card-signer.js';
 import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';

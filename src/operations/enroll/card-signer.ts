@@ -7,8 +7,8 @@
 import type { TbsSigner, SignatureAlgorithm } from '../../crypto/x509.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import type { PivSession } from '../../piv/session.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { PIN_POLICY } from '../../spec/policies.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { PIN_POLICY } from '../../standards/policies.js';
 
 export interface CardKey {
   algorithm: KeyAlgorithmInfo;

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { formatFirmwareVersion } from '../../spec/firmware.js';
-import { keyAlgorithmByName } from '../../spec/algorithms.js';
-import { slotHex } from '../../spec/references.js';
+import { formatFirmwareVersion } from '../../standards/firmware.js';
+import { keyAlgorithmByName } from '../../standards/algorithms.js';
+import { slotHex } from '../../standards/references.js';
 import type { IssuedCertificate } from '../ca/sign.js';
 import { deployKey, type DeployOptions, type HostResult } from '../deploy/deploy-key.js';
 import type { HostTarget } from '../deploy/host-spec.js';

@@ -3,14 +3,14 @@
  * of a batch manifest all go through it, so a bad value gets the same message wherever it comes from (the manifest
  * puts `FILE:LINE: ` before it). Each field is checked on its own and every problem is reported, not the first.
  */
-import { KEY_ALGORITHM, keyAlgorithmByName, type KeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { PIN_POLICY, TOUCH_POLICY, parsePinPolicy, parseTouchPolicy } from '../../spec/policies.js';
-import { parseSlot } from '../../spec/references.js';
+import { KEY_ALGORITHM, keyAlgorithmByName, type KeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { PIN_POLICY, TOUCH_POLICY, parsePinPolicy, parseTouchPolicy } from '../../standards/policies.js';
+import { parseSlot } from '../../standards/references.js';
 import type { HashName } from '../../crypto/pkcs1.js';
 import { describeKey } from '../../crypto/keys.js';
 import type { NameAttribute } from '../../crypto/x509.js';
 import { UsageError } from '../../errors.js';
-import { FACTORY_PIN, FACTORY_PUK } from '../../spec/factory-defaults.js';
+import { FACTORY_PIN, FACTORY_PUK } from '../../standards/factory-defaults.js';
 import { parseDistinguishedName } from '../distinguished-name.js';
 import { KeyFileError, PassphraseRequiredError, readPrivateKeyFile } from '../key-file.js';
 import type { CardSelection } from '../open-card.js';

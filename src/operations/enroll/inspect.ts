@@ -9,8 +9,8 @@ import { NotFoundError } from '../../piv/errors.js';
 import { hasProtectedManagementKey } from '../../piv/protected-management-key.js';
 import { managementKeyIsDefault } from '../card-status.js';
 import type { PivSession } from '../../piv/session.js';
-import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { hasFeature, type FirmwareVersion } from '../../spec/firmware.js';
+import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { hasFeature, type FirmwareVersion } from '../../standards/firmware.js';
 
 /**
  * Subject of the stand-in certificate the PKCS#11 backend writes before the card's first signature

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { NameAttribute } from '../../crypto/x509.js';
 import type { HashName } from '../../crypto/pkcs1.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
 import type { CardSelection } from '../open-card.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 

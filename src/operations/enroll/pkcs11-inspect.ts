@@ -8,7 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { summarizeCertificate } from '../../crypto/x509.js';
 import { describeKey } from '../../crypto/keys.js';
 import { toHex } from '../../bytes/hex.js';
-import { keyAlgorithmByName, managementKeyAlgorithmByName, type KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import { keyAlgorithmByName, managementKeyAlgorithmByName, type KeyAlgorithmInfo } from '../../standards/algorithms.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import type { Pkcs11Token } from '../pkcs11-token.js';
 import { certificateCertifiesKey, type CardInspection } from './inspect.js';

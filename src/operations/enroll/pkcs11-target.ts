@@ -16,7 +16,7 @@ import { ecdsaP1363ToDer } from '../../crypto/ecdsa-encoding.js';
 import { ecPrivateScalar, ecPublicKeyFromPoint, rsaPrivateComponents, rsaPublicKeyFromComponents, spkiDer } from '../../crypto/keys.js';
 import { buildCertificate } from '../../crypto/x509.js';
 import { NotSupportedError } from '../../piv/errors.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import { pkcs11KeyId, Pkcs11Error } from '../pkcs11-modules.js';
 import type { Pkcs11Handle, Pkcs11Token } from '../pkcs11-token.js';

@@ -2,10 +2,10 @@
  * The enrollment plan: a pure function of the options and what the card reported. Shown to the user,
  * confirmed, then applied. Every problem is collected, so one run lists them all.
  */
-import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature } from '../../spec/firmware.js';
-import { PIN_POLICY, TOUCH_POLICY, defaultPinPolicy, pinPolicyName, touchPolicyName } from '../../spec/policies.js';
-import { slotHex } from '../../spec/references.js';
+import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature } from '../../standards/firmware.js';
+import { PIN_POLICY, TOUCH_POLICY, defaultPinPolicy, pinPolicyName, touchPolicyName } from '../../standards/policies.js';
+import { slotHex } from '../../standards/references.js';
 import { sshSignatureAlgorithms, type SshSignatureAlgorithm } from '../ssh-public-key.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';

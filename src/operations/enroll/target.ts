@@ -4,7 +4,7 @@
  * sequence of steps (apply.ts) drive both; a backend that cannot do a step says so at planning time.
  */
 import type { KeyObject } from 'node:crypto';
-import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../standards/algorithms.js';
 import type { CardKey } from './card-signer.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollSecrets } from './options.js';

@@ -5,7 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../../crypto/verify-signature.js';
 import type { HashName } from '../../crypto/pkcs1.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
 import { sshSignatureAlgorithms, type SshSignatureAlgorithm } from '../ssh-public-key.js';
 import { certificateSignatureAlgorithm, type CardKey } from './card-signer.js';
 

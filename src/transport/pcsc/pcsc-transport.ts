@@ -5,7 +5,7 @@
  * is what a transaction guarantees.
  */
 import { decodeResponseApdu, type ResponseApdu } from '../../bytes/apdu.js';
-import { PIV_AID_SHORT } from '../../spec/instructions.js';
+import { PIV_AID_SHORT } from '../../standards/instructions.js';
 import { TransactionQueue } from '../transaction-queue.js';
 import type { CardTransport } from '../transport.js';
 import { AmbiguousCardError, CardRemovedError, NoCardError, NoReaderError, ReaderBusyError, translatePcscError } from './errors.js';

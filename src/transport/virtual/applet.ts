@@ -6,8 +6,8 @@
 import { decodeCommandApdu, encodeResponseApdu, type DecodedCommand } from '../../bytes/apdu.js';
 import { MalformedDataError } from '../../bytes/errors.js';
 import { concatBytes } from '../../bytes/hex.js';
-import { CLA_CHAINED, CLA_LAST, INS } from '../../spec/instructions.js';
-import { SW } from '../../spec/status-words.js';
+import { CLA_CHAINED, CLA_LAST, INS } from '../../standards/instructions.js';
+import { SW } from '../../standards/status-words.js';
 import { CardContext, CardStatus, freshVolatileState, type CardDependencies, type CardFault, type InstructionHandler } from './card-context.js';
 import type { CardState } from './card-state.js';
 import { changeReference, reset, resetRetryCounter, setPinRetries, verify } from './handlers/credentials.js';
@@ -16,7 +16,7 @@ import { setManagementKey } from './handlers/management-key.js';
 import { getDeviceInfo } from './handlers/management-application.js';
 import { getData, getSerial, getVersion, putData } from './handlers/objects.js';
 import { selectApplication } from './handlers/select.js';
-import { MANAGEMENT_INS } from '../../spec/management.js';
+import { MANAGEMENT_INS } from '../../standards/management.js';
 
 const PIV_HANDLERS: ReadonlyMap<number, InstructionHandler> = new Map<number, InstructionHandler>([
   [INS.SELECT, selectApplication],

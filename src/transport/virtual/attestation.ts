@@ -10,7 +10,7 @@ import { buildCertificate, basicConstraintsExtension, summarizeCertificate, type
 import { digest, pkcs1v15BlockForMessage } from '../../crypto/pkcs1.js';
 import { describeKey, spkiDer } from '../../crypto/keys.js';
 import { ecdsaSignDigest, rawRsa } from './card-crypto.js';
-import type { FirmwareVersion } from '../../spec/firmware.js';
+import type { FirmwareVersion } from '../../standards/firmware.js';
 
 export const YUBICO_OID = {
   FIRMWARE: '1.3.6.1.4.1.41482.3.3',

@@ -4,10 +4,10 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { DecodedCommand } from '../../bytes/apdu.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { hasFeature, parseFirmwareVersion, type Feature, type FirmwareVersion } from '../../spec/firmware.js';
-import { TOUCH_CACHE_MILLISECONDS, TOUCH_POLICY } from '../../spec/policies.js';
-import { SW } from '../../spec/status-words.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { hasFeature, parseFirmwareVersion, type Feature, type FirmwareVersion } from '../../standards/firmware.js';
+import { TOUCH_CACHE_MILLISECONDS, TOUCH_POLICY } from '../../standards/policies.js';
+import { SW } from '../../standards/status-words.js';
 import type { CardState } from './card-state.js';
 
 /** Thrown by a handler to answer with a status word other than 9000. */

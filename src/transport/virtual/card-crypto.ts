@@ -5,7 +5,7 @@
 import { constants, createPublicKey, diffieHellman, privateDecrypt, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { p256, p384 } from '@noble/curves/nist';
 import { CURVE_FIELD_BYTES, ecPrivateScalar, ecPublicKeyFromPoint, okpPublicKeyFromRaw } from '../../crypto/keys.js';
-import type { KeyAlgorithmInfo } from '../../spec/algorithms.js';
+import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
 
 /** Raised for input a real card would refuse with 6A80 (wrong length, value not below the modulus…). */
 export class CardCryptoInputError extends Error {}

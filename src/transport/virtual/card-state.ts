@@ -5,9 +5,9 @@
  */
 import { generateKeyPairSync, type KeyObject, createPrivateKey } from 'node:crypto';
 import { toHex } from '../../bytes/hex.js';
-import { MANAGEMENT_KEY_ALGORITHM } from '../../spec/algorithms.js';
-import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK, FACTORY_RETRIES } from '../../spec/factory-defaults.js';
-import { defaultManagementKeyAlgorithm, formatFirmwareVersion, type FirmwareVersion } from '../../spec/firmware.js';
+import { MANAGEMENT_KEY_ALGORITHM } from '../../standards/algorithms.js';
+import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK, FACTORY_RETRIES } from '../../standards/factory-defaults.js';
+import { defaultManagementKeyAlgorithm, formatFirmwareVersion, type FirmwareVersion } from '../../standards/firmware.js';
 
 export const STATE_FORMAT = 'piv-enroll-virtual-card/1';
 export const STATE_WARNING =

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { encodeCertificateObject } from '../../bytes/certificate-object.js';
 import { readUint, toHex } from '../../bytes/hex.js';
 import { generateKeyPairFor } from '../../crypto/keys.js';
-import { keyAlgorithmByName } from '../../spec/algorithms.js';
-import { parseFirmwareVersion, type FirmwareVersion } from '../../spec/firmware.js';
-import { DEFAULT_FORM_FACTOR, FORM_FACTOR, formFactorOptionName } from '../../spec/management.js';
-import { PIN_POLICY, TOUCH_POLICY } from '../../spec/policies.js';
-import { OBJECT } from '../../spec/objects.js';
-import { SLOT } from '../../spec/references.js';
+import { keyAlgorithmByName } from '../../standards/algorithms.js';
+import { parseFirmwareVersion, type FirmwareVersion } from '../../standards/firmware.js';
+import { DEFAULT_FORM_FACTOR, FORM_FACTOR, formFactorOptionName } from '../../standards/management.js';
+import { PIN_POLICY, TOUCH_POLICY } from '../../standards/policies.js';
+import { OBJECT } from '../../standards/objects.js';
+import { SLOT } from '../../standards/references.js';
 import { makeAttestationCertificate } from './attestation.js';
 import type { CardDependencies } from './card-context.js';
 import { encodePrivateKey, newFactoryState, objectKey, slotKey, type CardState } from './card-state.js';
@@ -24,7 +24,7 @@ export const defaultCardDependencies: CardDependencies = {
 export interface NewCardOptions {
   firmware?: FirmwareVersion | string;
   serial?: number;
-  /** Form factor code (src/spec/management.ts FORM_FACTOR); USB-A keychain when absent. */
+  /** Form factor code (src/standards/management.ts FORM_FACTOR); USB-A keychain when absent. */
   formFactor?: number;
   deps?: CardDependencies;
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PivEnrollError } from '../../errors.js';
-import { parseFirmwareVersion } from '../../spec/firmware.js';
+import { parseFirmwareVersion } from '../../standards/firmware.js';
 import { STATE_FORMAT, type CardState } from './card-state.js';
 
 export class VirtualCardStateError extends PivEnrollError {}

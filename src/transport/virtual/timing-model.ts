@@ -9,8 +9,8 @@
  */
 import { decodeCommandApdu } from '../../bytes/apdu.js';
 import { MalformedDataError } from '../../bytes/errors.js';
-import { keyAlgorithmById, type KeyAlgorithmInfo } from '../../spec/algorithms.js';
-import { CLA_CHAINED, INS } from '../../spec/instructions.js';
+import { keyAlgorithmById, type KeyAlgorithmInfo } from '../../standards/algorithms.js';
+import { CLA_CHAINED, INS } from '../../standards/instructions.js';
 import type { CardState } from './card-state.js';
 import { slotKey } from './card-state.js';
 

@@ -9,8 +9,8 @@ import { VirtualYubiKey } from './applet.js';
 import type { CardDependencies, CardFault } from './card-context.js';
 import { createCardState, defaultCardDependencies, type NewCardOptions } from './create-card.js';
 import { readCardStateFile, VirtualCardStateError, writeCardStateFile } from './state-file.js';
-import { formatFirmwareVersion, parseFirmwareVersion } from '../../spec/firmware.js';
-import { formFactorOptionName } from '../../spec/management.js';
+import { formatFirmwareVersion, parseFirmwareVersion } from '../../standards/firmware.js';
+import { formFactorOptionName } from '../../standards/management.js';
 import type { CardPacer } from './timing-model.js';
 
 export class VirtualCardTransport implements CardTransport {

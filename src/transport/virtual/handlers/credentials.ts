@@ -1,8 +1,8 @@
 /** VERIFY, CHANGE REFERENCE, RESET RETRY, SET PIN RETRIES and RESET: the PIN and PUK of the virtual card. */
 import { bytesEqual, fromHex, toHex } from '../../../bytes/hex.js';
-import { REF, SLOT } from '../../../spec/references.js';
-import { OBJECT } from '../../../spec/objects.js';
-import { SW } from '../../../spec/status-words.js';
+import { REF, SLOT } from '../../../standards/references.js';
+import { OBJECT } from '../../../standards/objects.js';
+import { SW } from '../../../standards/status-words.js';
 import { CardStatus, freshVolatileState, type CardContext, type InstructionHandler } from '../card-context.js';
 import { factoryCredentials, factoryManagementKey, objectKey, slotKey, type CredentialState } from '../card-state.js';
 

@@ -16,13 +16,13 @@ import {
   rsaPublicComponents,
   RSA_PUBLIC_EXPONENT,
 } from '../../../crypto/keys.js';
-import { keyAlgorithmById, managementKeyAlgorithmById, type KeyAlgorithmInfo } from '../../../spec/algorithms.js';
-import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK } from '../../../spec/factory-defaults.js';
-import { featuresForKeyAlgorithm } from '../../../spec/firmware.js';
-import { defaultPinPolicy, PIN_POLICY, TOUCH_POLICY } from '../../../spec/policies.js';
-import { REF, SLOT, isKeySlot } from '../../../spec/references.js';
-import { OBJECT } from '../../../spec/objects.js';
-import { SW } from '../../../spec/status-words.js';
+import { keyAlgorithmById, managementKeyAlgorithmById, type KeyAlgorithmInfo } from '../../../standards/algorithms.js';
+import { FACTORY_MANAGEMENT_KEY_HEX, FACTORY_PIN, FACTORY_PUK } from '../../../standards/factory-defaults.js';
+import { featuresForKeyAlgorithm } from '../../../standards/firmware.js';
+import { defaultPinPolicy, PIN_POLICY, TOUCH_POLICY } from '../../../standards/policies.js';
+import { REF, SLOT, isKeySlot } from '../../../standards/references.js';
+import { OBJECT } from '../../../standards/objects.js';
+import { SW } from '../../../standards/status-words.js';
 import { attestSlot } from '../attestation.js';
 import { CardCryptoInputError, ecdsaSignDigest, ed25519Sign, keyAgreement, rawRsa } from '../card-crypto.js';
 import { CardStatus, type CardContext, type InstructionHandler } from '../card-context.js';

@@ -10,9 +10,9 @@
  */
 import { uintBytes } from '../../../bytes/hex.js';
 import { encodeTlvs } from '../../../bytes/tlv.js';
-import { atLeast, formatFirmwareVersion } from '../../../spec/firmware.js';
-import { CAPABILITY, DEVICE_INFO_TAG } from '../../../spec/management.js';
-import { SW } from '../../../spec/status-words.js';
+import { atLeast, formatFirmwareVersion } from '../../../standards/firmware.js';
+import { CAPABILITY, DEVICE_INFO_TAG } from '../../../standards/management.js';
+import { SW } from '../../../standards/status-words.js';
 import { CardStatus, freshVolatileState, type CardContext, type InstructionHandler } from '../card-context.js';
 
 /** The applications the virtual card has: PIV only (no OTP, FIDO, OATH or OpenPGP applet answers). */

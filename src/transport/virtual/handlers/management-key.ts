@@ -6,10 +6,10 @@
 import { bytesEqual, fromHex, toHex } from '../../../bytes/hex.js';
 import { encodeTlv, parseTlvMap } from '../../../bytes/tlv.js';
 import { encryptBlock, decryptBlock } from '../../../crypto/management-key-cipher.js';
-import { managementKeyAlgorithmById } from '../../../spec/algorithms.js';
-import { REF } from '../../../spec/references.js';
-import { SW } from '../../../spec/status-words.js';
-import { TOUCH_POLICY } from '../../../spec/policies.js';
+import { managementKeyAlgorithmById } from '../../../standards/algorithms.js';
+import { REF } from '../../../standards/references.js';
+import { SW } from '../../../standards/status-words.js';
+import { TOUCH_POLICY } from '../../../standards/policies.js';
 import { CardStatus, type CardContext, type InstructionHandler } from '../card-context.js';
 
 const TAG_TEMPLATE = 0x7c;

@@ -1,9 +1,9 @@
 /** SELECT, GET VERSION, GET SERIAL, GET DATA and PUT DATA on the virtual card. */
 import { bytesEqual, fromHex, toHex, uintBytes } from '../../../bytes/hex.js';
 import { encodeTlv, parseTlvs } from '../../../bytes/tlv.js';
-import { PIV_AID_LONG, PIV_PIX } from '../../../spec/instructions.js';
-import { OBJECT, TAG_DATA_OBJECT, TAG_OBJECT_ID } from '../../../spec/objects.js';
-import { SW } from '../../../spec/status-words.js';
+import { PIV_AID_LONG, PIV_PIX } from '../../../standards/instructions.js';
+import { OBJECT, TAG_DATA_OBJECT, TAG_OBJECT_ID } from '../../../standards/objects.js';
+import { SW } from '../../../standards/status-words.js';
 import { CardStatus, freshVolatileState, type InstructionHandler } from '../card-context.js';
 import { objectKey } from '../card-state.js';
 import { readUint } from '../../../bytes/hex.js';

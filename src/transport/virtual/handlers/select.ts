@@ -4,8 +4,8 @@
  * application selected.
  */
 import { bytesEqual } from '../../../bytes/hex.js';
-import { MANAGEMENT_AID } from '../../../spec/management.js';
-import { SW } from '../../../spec/status-words.js';
+import { MANAGEMENT_AID } from '../../../standards/management.js';
+import { SW } from '../../../standards/status-words.js';
 import { CardStatus, type InstructionHandler } from '../card-context.js';
 import { selectManagement } from './management-application.js';
 import { select as selectPiv } from './objects.js';
