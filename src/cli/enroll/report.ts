@@ -25,6 +25,7 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
     inventory: result.inventory ?? null,
     deployment: result.deployment ? { summary: summarize(result.deployment), hosts: result.deployment } : null,
     notes: result.notes ?? [],
+    timings: result.timings ?? null,
   };
 }
 

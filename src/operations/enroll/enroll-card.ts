@@ -18,7 +18,9 @@ import type { FallbackPolicy } from '../open-card.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
 import type { SignatureCheck } from './verify.js';
+import { prestartPkcs11Host } from '../pkcs11-host.js';
 import { applyEnrollment, currentPin, defaultEnrollDependencies, type EnrollDependencies, type EnrollmentResult, type Progress } from './apply.js';
+import { StepTimer, type StepTimings } from './step-timer.js';
 import type { CaStep } from './ca-step.js';
 import { connectForEnrollment } from './connect.js';
 import type { CardInspection } from './inspect.js';
@@ -60,6 +62,8 @@ export interface EnrollCardHooks {
 
 export interface FinishedEnrollment extends EnrollmentResult {
   notes: string[];
+  /** Where the time went, per step (connect, inspect, the card steps, pkcs11, inventory, deploy). */
+  timings?: StepTimings;
   caCertificate?: IssuedCertificate;
   inventory?: { location: string; enrollmentId: number };
   deployment?: HostResult[];
@@ -98,6 +102,15 @@ function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
 
 export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHooks): Promise<EnrollCardResult> {
   const { options } = request;
+  const timer = new StepTimer();
+  timer.mark('connect');
+  const dependencies = { ...defaultEnrollDependencies, ...request.dependencies };
+  // A host key takes the host's CPU for a while: start it now, so it overlaps with finding and inspecting the card.
+  if (options.keySource.kind === 'host' && !request.dependencies?.generateKeyPair) {
+    const early = dependencies.generateKeyPair(options.algorithm);
+    early.catch(() => undefined); // a failure surfaces where apply awaits it
+    dependencies.generateKeyPair = (algorithm) => (algorithm.name === options.algorithm.name ? early : defaultEnrollDependencies.generateKeyPair(algorithm));
+  }
   const connection = await connectForEnrollment(options, standInPolicy(request));
   let inventory: Inventory | undefined;
   try {
@@ -115,6 +128,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
     let caStep: CaStep | undefined;
     try {
       for (const notice of connection.notices) hooks.notice(notice);
+      timer.mark('inspect');
       const inspection = await connection.inspect(options.slot);
       firmware = formatFirmwareVersion(inspection.firmware);
       const first = planEnrollment(options, inspection);
@@ -127,15 +141,16 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       if (!plan) return { status: 'refused', errors, missing };
       if (hooks.confirm && !(await hooks.confirm(plan))) return { status: 'declined' };
       const write = hooks.write ?? ((work: (progress: Progress) => Promise<EnrollmentResult>) => work(() => undefined));
-      const applied = await connection.withTarget((target) =>
-        write((progress) => applyEnrollment(target, inspection, plan, options, progress, { ...defaultEnrollDependencies, ...request.dependencies })),
-      );
+      // The PKCS#11 checks come after the card write: their module host starts while the card is busy.
+      if (connection.readerName && request.pkcs11Modules.length > 0) prestartPkcs11Host();
+      const applied = await connection.withTarget((target) => write((progress) => applyEnrollment(target, inspection, plan, options, timer.progress(progress), dependencies)));
       enrollment = { ...applied, notes: [] };
       // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
       pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
     } finally {
       await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
     }
+    timer.mark('pkcs11');
     await checkThroughModules(request, connection.readerName, enrollment, pin);
     const failedChecks = enrollment.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
     if (failedChecks.length === 0) {
@@ -143,12 +158,15 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
         enrollment.caCertificate = await caStep(enrollment, options.comment);
         enrollment.files.push(enrollment.caCertificate.certificateFile);
       }
+      timer.mark('inventory');
       if (inventory) enrollment.inventory = { location: inventory.description, enrollmentId: await record(inventory, request, enrollment, firmware, connection.readerName) };
       if (request.deploy) {
+        timer.mark('deploy');
         enrollment.deployment = await deployKey({ action: 'add', keyLine: enrollment.authorizedKey }, request.deploy.targets, request.deploy.options);
         if (inventory) await recordDeployResults(inventory, enrollment.fingerprint, 'add', enrollment.deployment, enrollment.inventory!.enrollmentId);
       }
     }
+    enrollment.timings = timer.finish();
     return { status: 'enrolled', enrollment, failedChecks, unreachedHosts: (enrollment.deployment ?? []).filter((r) => r.status === 'failed') };
   } finally {
     await inventory?.close();
