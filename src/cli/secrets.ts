@@ -35,3 +35,16 @@ export function parseManagementKey(text: string): Uint8Array {
   }
   return fromHex(clean);
 }
+
+/**
+ * For commands that report every problem at once: `read(file, ENV, what)` is secretFrom, but a file it may not use
+ * (others can read it, it is missing) becomes a line in `problems` instead of an exception.
+ */
+export function secretReader(problems: string[], env: NodeJS.ProcessEnv): (file: string | undefined, envName: string, what: string) => Promise<string | undefined> {
+  return (file, envName, what) =>
+    secretFrom(file, envName, what, env).catch((error: unknown) => {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    });
+}

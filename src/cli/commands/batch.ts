@@ -17,7 +17,7 @@ import { enrolledCardStatement } from '../card-write-statements.js';
 import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretFrom } from '../secrets.js';
+import { parseManagementKey, secretReader } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
@@ -88,12 +88,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   const deploy = deployOptionsFrom(hostAccess(flags), problems);
   const location = flags.inventory ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('batch keeps its progress in the inventory: --inventory none is not possible here');
-  const read = (file: string | undefined, name: string, what: string): Promise<string | undefined> =>
-    secretFrom(file, name, what, environment.env).catch((error: unknown) => {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    });
+  const read = secretReader(problems, environment.env);
   const secrets = {
     pin: await read(flags.pinFile, 'PIV_PIN', 'the PIN'),
     newPin: await read(flags.newPinFile, 'PIV_NEW_PIN', 'the new PIN'),

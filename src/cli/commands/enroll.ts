@@ -20,7 +20,7 @@ import { enrollmentJson, enrollmentSummary } from '../enroll/report.js';
 import { askForMissing, MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretFrom } from '../secrets.js';
+import { parseManagementKey, secretFrom, secretReader } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
 
@@ -89,12 +89,7 @@ export class EnrollmentPlanError extends PivEnrollError {
 
 /** Flags, environment and files → the validator's inputs; secrets are read here (files others can read are refused). */
 async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, problems: string[]): Promise<EnrollInputs> {
-  const read = async (file: string | undefined, name: string, what: string): Promise<string | undefined> =>
-    secretFrom(file, name, what, env).catch((error: unknown) => {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    });
+  const read = secretReader(problems, env);
   const secrets: EnrollOptions['secrets'] = {
     pin: await read(flags.pinFile, 'PIV_PIN', 'the PIN'),
     newPin: await read(flags.newPinFile, 'PIV_NEW_PIN', 'the new PIN'),

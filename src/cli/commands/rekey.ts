@@ -17,7 +17,7 @@ import { enrolledCardStatement } from '../card-write-statements.js';
 import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretFrom } from '../secrets.js';
+import { parseManagementKey, secretReader } from '../secrets.js';
 import { deployOptionsFrom } from '../host-options.js';
 
 export type { RekeyStep } from '../../operations/rekey.js';
@@ -90,12 +90,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
   const deploy = deployOptionsFrom(hostAccess(flags), problems);
   const location = flags.inventory ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('rekey repeats the enrollment the inventory recorded: --inventory none is not possible here');
-  const read = (file: string | undefined, name: string, what: string): Promise<string | undefined> =>
-    secretFrom(file, name, what, environment.env).catch((error: unknown) => {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    });
+  const read = secretReader(problems, environment.env);
   const pin = await read(flags.pinFile, 'PIV_PIN', 'the PIN');
   const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
   const ca = {
