@@ -120,3 +120,14 @@ export function loadPkcs11(): PkcsLib {
 export function pkcs11jsPath(): string {
   return require.resolve('pkcs11js');
 }
+
+/** Why PKCS#11 cannot be used on this machine (pkcs11js absent, or its addon not built), or undefined when it can. */
+export function pkcs11Unavailable(): string | undefined {
+  try {
+    loadPkcs11();
+    return undefined;
+  } catch (error) {
+    if (error instanceof Pkcs11UnavailableError) return error.message;
+    throw error;
+  }
+}

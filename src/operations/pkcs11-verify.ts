@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { verifySignature } from '../crypto/verify-signature.js';
 import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
+import { pkcs11Unavailable } from './pkcs11-binding.js';
 import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 import { Pkcs11TimeoutError, Pkcs11Token } from './pkcs11-token.js';
 import { sshSignatureAlgorithms } from './ssh-public-key.js';
@@ -53,6 +54,9 @@ async function signOnceMore(sign: () => Promise<Uint8Array>): Promise<Uint8Array
 export async function verifyThroughPkcs11(target: Pkcs11Target): Promise<SignatureCheck[]> {
   const algorithms = sshSignatureAlgorithms(target.algorithm);
   const failAll = (error: string): SignatureCheck[] => algorithms.map((a) => check(a.name, a.legacy, target.module.name, { valid: false, error }));
+  // No pkcs11js on this machine: the path cannot be checked here, which is not the card signing badly.
+  const unavailable = pkcs11Unavailable();
+  if (unavailable) return failAll(unavailable).map((c) => ({ ...c, unsupported: true }));
   let token: Pkcs11Token;
   try {
     token = await Pkcs11Token.open(target.module, target.reader);

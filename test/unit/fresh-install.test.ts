@@ -57,6 +57,21 @@ describe('a machine without the native addons', () => {
     expect(await readFile(join(dir, out, 'piv-9c.pub'), 'utf8')).toMatch(/^ssh-rsa AAAA/);
   });
 
+  test('without pkcs11js the PKCS#11 checks are reported as unavailable (not as bad signatures)', async () => {
+    const probe = `import('./dist/operations/pkcs11-verify.js').then(async ({ verifyThroughPkcs11 }) => {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const { keyAlgorithmByName } = await import('./dist/standards/algorithms.js');
+      const checks = await verifyThroughPkcs11({ module: { name: 'opensc', path: '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so' }, reader: 'any', slot: 0x9c,
+        algorithm: keyAlgorithmByName('ECCP256'), publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, pin: '123456', random: (n) => new Uint8Array(n) });
+      process.stdout.write(JSON.stringify(checks));
+    })`;
+    const result = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: dir, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const checks = JSON.parse(result.stdout) as Array<{ valid: boolean; unsupported?: boolean; error?: string }>;
+    expect(checks.length).toBeGreaterThan(0);
+    for (const check of checks) expect(check).toMatchObject({ valid: false, unsupported: true, error: expect.stringContaining('the pkcs11js module is not installed or did not build') });
+  });
+
   // The same machine has no card at all: the stand-in is for the plain local demo only (DEVELOPERS.md rule 3).
   test.each([
     ['enroll --deploy-to', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--deploy-to', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],

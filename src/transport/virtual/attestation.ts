@@ -10,6 +10,7 @@ import { buildCertificate, basicConstraintsExtension, summarizeCertificate, type
 import { digest, pkcs1v15BlockForMessage } from '../../crypto/pkcs1.js';
 import { describeKey, spkiDer } from '../../crypto/keys.js';
 import { ecdsaSignDigest, rawRsa } from './card-crypto.js';
+import { signWithVirtualTestRoot, virtualTestRootCertificate } from './test-root.js';
 import type { FirmwareVersion } from '../../standards/firmware.js';
 
 export const YUBICO_OID = {
@@ -32,22 +33,25 @@ function attestationSigner(key: KeyObject): { algorithm: SignatureAlgorithm; sig
   return { algorithm: { kind: 'rsa', hash: 'sha256' }, sign: async (tbs) => rawRsa(key, pkcs1v15BlockForMessage('sha256', tbs, modulusBytes), modulusBytes) };
 }
 
-/** The self-issued certificate of the F9 key (a real card's is issued by Yubico's CA, which we cannot have). */
+/**
+ * The certificate of the F9 key, issued by the piv-enroll virtual card test root (test-root.ts) as a real card's
+ * is issued by Yubico's PIV CA, which we cannot have.
+ */
 export async function makeAttestationCertificate(key: KeyObject, serial: number, now: Date, serialNumber: Uint8Array): Promise<Uint8Array> {
   const notBefore = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const signer = attestationSigner(key);
+  const root = summarizeCertificate(await virtualTestRootCertificate());
   return buildCertificate(
     {
       serialNumber,
       subject: [...ATTESTATION_ISSUER, { type: 'serialNumber', value: String(serial) }],
-      issuer: [...ATTESTATION_ISSUER, { type: 'serialNumber', value: String(serial) }],
+      issuer: root.subjectDer,
       notBefore,
       notAfter: new Date(Date.UTC(2071, 0, 1)),
       subjectPublicKeyInfo: spkiDer(key),
       extensions: [basicConstraintsExtension(true)],
-      signatureAlgorithm: signer.algorithm,
+      signatureAlgorithm: { kind: 'ed25519' },
     },
-    signer.sign,
+    signWithVirtualTestRoot,
   );
 }
 
