@@ -11,6 +11,7 @@ import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlag
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
+import type { AttestFlags } from './commands/attest.js';
 import type { BatchFlags } from './commands/batch.js';
 import type { EnrollFlags } from './commands/enroll.js';
 import type { OffboardFlags } from './commands/offboard.js';
@@ -92,6 +93,15 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .action(async (flags: CardFlags & { slot: string; format: string; comment?: string; via?: string; module?: string }) => {
       const { runExport } = await import('./commands/export.js');
       setExit(await runExport({ ...flags, ...cardSelection(flags) }, output));
+    });
+
+  addCardOptions(program.command('attest').description('prove a slot\'s key was generated on the card: its attestation, through the card\'s f9 certificate, to Yubico\'s roots'))
+    .option('--slot <slot>', 'PIV slot', '9c')
+    .addOption(new Option('--attestation-roots <file>', 'trust the PEM certificates in FILE instead (repeatable; self-signed ones are roots, the others intermediates)').argParser(collect))
+    .option('--json', 'print the verdict and the attested facts as JSON')
+    .action(async (flags: WithCardFlags<AttestFlags>) => {
+      const { runAttest } = await import('./commands/attest.js');
+      setExit(await runAttest({ ...flags, ...cardSelection(flags) }, output));
     });
 
   addHostAccessOptions(addCardOptions(program.command('doctor').description('find which link between card, driver, client and server breaks SSH logins')), 'the --host')

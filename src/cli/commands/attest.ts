@@ -1,0 +1,80 @@
+/**
+ * `piv-enroll attest`: proves a slot's key was generated on the card. The slot's attestation certificate must
+ * chain through the card's f9 certificate to a trusted root — Yubico's (templates/attestation/), the files of
+ * --attestation-roots, or, for --virtual only, the virtual card test root — and name the slot's key and the
+ * card's serial. Exit 0 verified, 1 refused (with the reason), 2 usage.
+ */
+import { UsageError } from '../../errors.js';
+import { attestCardSlot } from '../../operations/attestation/attest-card.js';
+import { describeFacts } from '../../operations/attestation/extensions.js';
+import { attestationTrustFromFiles, virtualCardTrust, yubicoAttestationTrust, type AttestationTrust } from '../../operations/attestation/roots.js';
+import type { AttestationVerdict } from '../../operations/attestation/verify.js';
+import { openCard, type CardSelection } from '../../operations/open-card.js';
+import { parseSlot } from '../../standards/references.js';
+import type { Output } from '../output.js';
+
+export interface AttestFlags extends CardSelection {
+  slot: string;
+  attestationRoots?: string[];
+  json?: boolean;
+}
+
+export interface AttestEnvironment {
+  now: () => Date;
+}
+
+export const defaultAttestEnvironment: AttestEnvironment = { now: () => new Date() };
+
+function trustFor(flags: AttestFlags): Promise<AttestationTrust> {
+  if (flags.attestationRoots && flags.attestationRoots.length > 0) return attestationTrustFromFiles(flags.attestationRoots);
+  return flags.virtual !== undefined ? virtualCardTrust() : yubicoAttestationTrust();
+}
+
+function formatVerdict(verdict: AttestationVerdict, slot: string): string {
+  const facts = verdict.facts ? describeFacts(verdict.facts) : {};
+  const lines = [
+    verdict.verified ? `Slot ${slot}: attested — the key was generated on this card.` : `Slot ${slot}: attestation refused (${verdict.reason}): ${verdict.message}`,
+    `Trusted roots: ${verdict.trust}`,
+    `Chain: ${verdict.chain.map((s) => s.replace(/\n/g, ', ')).join(' ← ')}`,
+  ];
+  for (const [name, value] of Object.entries(facts)) if (value !== undefined) lines.push(`${name}: ${String(value)}`);
+  return lines.join('\n');
+}
+
+export async function runAttest(flags: AttestFlags, output: Output, environment: AttestEnvironment = defaultAttestEnvironment): Promise<number> {
+  const slot = parseSlot(flags.slot);
+  if (slot === undefined) throw new UsageError(`--slot takes 9a, 9c, 9d, 9e or 82–95, not "${flags.slot}"`);
+  const trust = await trustFor(flags);
+  const card = await openCard(flags);
+  try {
+    if (card.createdVirtualCard) output.notice(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);
+    const result = await attestCardSlot({ session: card.session, slot, trust, now: environment.now() });
+    const { verdict } = result;
+    if (flags.json) {
+      output.result(
+        JSON.stringify(
+          {
+            slot: flags.slot.toLowerCase(),
+            verified: verdict.verified,
+            reason: verdict.verified ? undefined : verdict.reason,
+            message: verdict.verified ? undefined : verdict.message,
+            trust: verdict.trust,
+            chain: verdict.chain,
+            facts: verdict.facts ? describeFacts(verdict.facts) : undefined,
+            cardSerial: result.cardSerial,
+            slotKeySource: result.slotKeySource ?? 'unknown (not compared)',
+          },
+          null,
+          2,
+        ),
+      );
+    } else if (verdict.verified) {
+      output.result(formatVerdict(verdict, flags.slot.toLowerCase()));
+    } else {
+      output.error(formatVerdict(verdict, flags.slot.toLowerCase()));
+    }
+    return verdict.verified ? 0 : 1;
+  } finally {
+    await card.close();
+  }
+}
