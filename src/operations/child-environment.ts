@@ -1,5 +1,5 @@
 /**
- * The environment a child program (ssh, ssh-keygen, ansible-playbook) gets: built from an allow-list, never
+ * The environment a child program (ssh, ssh-keygen, ansible-playbook, the PKCS#11 host) gets: built from an allow-list, never
  * inherited. piv-enroll's own environment may hold the PIN, PUK, management key and passphrases (PIV_PIN, …,
  * PGPASSWORD); an inherited environment hands them to ssh, to its ProxyCommand and LocalCommand, to the host
  * through SendEnv, and to every Ansible module. Pass the result with `extendEnv: false`.
@@ -26,11 +26,14 @@ export type ChildProgram =
   /** ssh and ssh-keygen: the agent (ProxyJump hosts, deploy's own logins) and the shell ProxyCommand runs in. */
   | 'ssh'
   /** ansible-playbook: what ssh needs, plus Ansible's own configuration (ANSIBLE_*) and its temporary directory. */
-  | 'ansible';
+  | 'ansible'
+  /** The PKCS#11 host process (node loading OpenSC, ykcs11…): pcscd's socket and the modules' own configuration. */
+  | 'pkcs11';
 
 const PROGRAM_VARIABLES: Record<ChildProgram, { names: string[]; prefixes: string[] }> = {
   ssh: { names: ['SSH_AUTH_SOCK', 'SHELL'], prefixes: [] },
   ansible: { names: ['SSH_AUTH_SOCK', 'SHELL', 'TMPDIR'], prefixes: ['ANSIBLE_'] },
+  pkcs11: { names: ['TMPDIR'], prefixes: ['PCSCLITE_', 'OPENSC_', 'YKCS11_'] },
 };
 
 export interface ChildEnvironmentOptions {

@@ -25,6 +25,7 @@
  * A module that crashes (ykcs11 2.2's C_Sign on a slot without a certificate) now takes only the host with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnvironment } from './child-environment.js';
 import { UsageError } from '../errors.js';
 import { pkcs11jsPath, type Pkcs11Api } from './pkcs11-binding.js';
 import { pkcs11HostProgram, type HostRequest, type HostResponse } from './pkcs11-host-program.js';
@@ -112,6 +113,8 @@ class HostProcess {
       // A module's chatter goes to our stderr: stdout may be --json.
       stdio: ['ignore', 2, 2, 'ipc'],
       serialization: 'advanced',
+      // The PIN reaches the host over the IPC channel only: never PIV_PIN and the other secrets in its environment.
+      env: childEnvironment('pkcs11'),
     });
     this.child.on('message', (response: HostResponse) => this.answer(response));
     this.child.on('error', (error) => this.end(new Pkcs11Error(`the PKCS#11 host process failed: ${error.message}`)));
