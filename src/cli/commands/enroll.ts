@@ -116,7 +116,7 @@ async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, probl
 }
 
 /** Flags (and environment, files) → options. Everything that can be checked without a card is checked here. */
-export async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv): Promise<EnrollOptions> {
+async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv): Promise<EnrollOptions> {
   const problems: string[] = [];
   const built = await buildEnrollOptions(await inputsFromFlags(flags, env, problems));
   for (const problem of built.problems) problems.push(problem);

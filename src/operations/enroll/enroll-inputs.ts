@@ -34,10 +34,10 @@ export interface CheckedEnrollInputs {
   hash: HashName;
 }
 
-export const DEFAULT_ALGORITHM = 'RSA2048';
+const DEFAULT_ALGORITHM = 'RSA2048';
 /** X.509 validity beyond a century is a typo, not a policy. */
-export const MAX_VALID_DAYS = 36500;
-export const KEY_SOURCES = ['host', 'card'] as const;
+const MAX_VALID_DAYS = 36500;
+const KEY_SOURCES = ['host', 'card'] as const;
 const CERTIFICATE_HASHES: readonly HashName[] = ['sha256', 'sha384', 'sha512'];
 
 const word = (name: string): string => name.toLowerCase().replace(/_/g, '-');
