@@ -3,7 +3,8 @@
  * only, started in the foreground and stopped after the test. Logs (with -e) are kept for assertions.
  */
 
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -63,8 +64,15 @@ export async function startSshd(options: { pubkeyAcceptedAlgorithms?: string; tr
 }
 
 /** An SSH_ASKPASS program that prints the PIN kept in a 0600 file: the PIN never appears in argv. */
+/** The askpass directories made by a test file: they hold a PIN, so they go when the file's tests end. */
+const askpassDirectories: string[] = [];
+afterAll(() => {
+  for (const dir of askpassDirectories.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function askpassFor(pin: string): { env: NodeJS.ProcessEnv } {
   const dir = scratchDir('piv-enroll-askpass-');
+  askpassDirectories.push(dir);
   const pinFile = join(dir, 'pin');
   writeFileSync(pinFile, pin + '\n', { mode: 0o600 });
   const script = join(dir, 'askpass');
