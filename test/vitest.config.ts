@@ -6,7 +6,8 @@ export default defineConfig({
     // Card-level tests generate RSA keys; give them room on a two-core machine.
     testTimeout: 60_000,
     // Commands record into the inventory by default (~/.local/state); tests name theirs, or record nowhere.
-    env: { PIV_ENROLL_INVENTORY: 'none' },
+    // A site policy in /etc/piv-enroll/policy.yaml would change what the commands allow: tests name theirs, or none.
+    env: { PIV_ENROLL_INVENTORY: 'none', PIV_ENROLL_POLICY: 'none' },
     hookTimeout: 60_000,
     projects: [
       {
