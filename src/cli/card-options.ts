@@ -82,3 +82,8 @@ const INVENTORY_HELP =
 export function addInventoryOption(command: Command): Command {
   return command.option('--inventory <location>', INVENTORY_HELP);
 }
+
+/** `--policy FILE`: the site policy (default /etc/piv-enroll/policy.yaml when present, or PIV_ENROLL_POLICY; `none` for none). */
+export function addPolicyOption(command: Command): Command {
+  return command.option('--policy <file>', 'the site policy to enforce (default: PIV_ENROLL_POLICY, else /etc/piv-enroll/policy.yaml when present; none: no policy)');
+}

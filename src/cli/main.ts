@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
 import { handleInterrupts } from './cancellation.js';
-import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
+import { addCardOptions, addHostAccessOptions, addInventoryOption, addPolicyOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
@@ -32,14 +32,14 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .exitOverride()
     .configureOutput({ writeOut: (s) => output.result(s.trimEnd()), writeErr: (s) => output.error(s.replace(/^error: /, '').trimEnd()) });
 
-  addCardOptions(program.command('status').description('show what the card holds: firmware, serial, PIN/PUK tries, management key, slots and certificates'))
+  addPolicyOption(addCardOptions(program.command('status').description('show what the card holds: firmware, serial, PIN/PUK tries, management key, slots and certificates')))
     .option('--json', 'print JSON instead of text')
-    .action(async (flags: CardFlags & { json?: boolean }) => {
+    .action(async (flags: CardFlags & { json?: boolean; policy?: string }) => {
       const { runStatus } = await import('./commands/status.js');
-      setExit(await runStatus({ ...cardSelection(flags), json: flags.json }, output));
+      setExit(await runStatus({ ...cardSelection(flags), json: flags.json, policy: flags.policy }, output));
     });
 
-  addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))
+  addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)'))))
     .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
     .option('--algorithm <name>', 'RSA2048 (default), RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has); with --import, the key\'s own')
     .option('--pin-policy <policy>', 'default (9c: always), never, once, always')
@@ -49,7 +49,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--backup-key <file>', 'with --key-source host: also write the key to FILE, encrypted (mode 0600)')
     .option('--subject <dn>', 'certificate subject, RFC 4514 (e.g. "CN=gofish543,O=Example")')
     .option('--user <name>', 'the person the card is for: subject CN=NAME')
-    .option('--valid-days <n>', 'certificate validity in days', '365')
+    .option('--valid-days <n>', 'certificate validity in days (default: the policy\'s, else 365)')
     .option('--hash <name>', 'certificate hash: SHA256, SHA384, SHA512', 'SHA256')
     .option('--comment <text>', 'comment of the authorized_keys line (default: user and card serial)')
     .option('--out <dir>', 'write the public key, authorized_keys line and certificate into DIR')
@@ -64,14 +64,14 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
-    .option('--ca <dir>', 'after enrolling, have the SSH CA in DIR (piv-enroll ca init) certify the key: writes piv-9c-cert.pub beside the public key')
+    .option('--ca <dir>', 'after enrolling, have the SSH CA in DIR (piv-enroll ca init) certify the key: writes piv-9c-cert.pub beside the public key (default: the policy\'s CA; none: no CA)')
     .option('--principals <list>', 'with --ca: the names the certificate lets the key log in as (default: the --user name)')
     .option('--ca-validity <duration>', 'with --ca: how long the certificate is valid (e.g. 30d, 12h, 52w)', undefined)
     .option('--key-id <id>', 'with --ca: the certificate key id (default: the authorized_keys comment)')
     .option('--ca-passphrase-file <file>', 'with --ca: the CA passphrase (or PIV_CA_PASSPHRASE)')
     .option('--ca-reader <text>', 'with --ca and a CA key on a card: the reader holding the CA card')
     .option('--ca-pin-file <file>', 'with --ca-reader: the PIN of the CA card (or PIV_CA_PIN)')
-    .addOption(new Option('--deploy-to <[user@]host[:port]>', 'after enrolling, put the key into authorized_keys on this host (repeatable; as piv-enroll deploy)').argParser(collect))
+    .addOption(new Option('--deploy-to <[user@]host[:port]>', 'after enrolling, put the key into authorized_keys on this host, or @GROUP: the policy\'s host group (repeatable; as piv-enroll deploy)').argParser(collect))
     .option('--deploy-hosts-file <file>', 'after enrolling, deploy to the hosts in FILE (one [user@]host[:port] a line)')
     .option('--identity <file>', 'with --deploy-to: log in to the hosts with this private key (ssh -i)')
     .option('--known-hosts <file>', 'with --deploy-to: known_hosts file to check host keys against')
@@ -104,14 +104,14 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runAttest({ ...flags, ...cardSelection(flags) }, output));
     });
 
-  addHostAccessOptions(addCardOptions(program.command('doctor').description('find which link between card, driver, client and server breaks SSH logins')), 'the --host')
+  addPolicyOption(addHostAccessOptions(addCardOptions(program.command('doctor').description('find which link between card, driver, client and server breaks SSH logins')), 'the --host'))
     .option('--slot <slot>', 'PIV slot', '9c')
     .addOption(new Option('--module <module>', 'PKCS#11 module to check (repeatable): opensc, ykcs11, PATH (default: every one installed)').argParser(collect))
     .option('--host <[user@]host[:port]>', 'also log in to this host through the first module, once per signature algorithm')
     .option('--certificate <file>', 'an OpenSSH certificate of the card key: check its CA signature, and try it with --host')
     .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN; a factory-default PIN is used by itself)')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; identity?: string; knownHosts?: string; acceptNewHostKeys?: boolean; sshOption?: string[]; json?: boolean; pinFile?: string }) => {
+    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; identity?: string; knownHosts?: string; acceptNewHostKeys?: boolean; sshOption?: string[]; json?: boolean; pinFile?: string; policy?: string }) => {
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
     });
@@ -138,7 +138,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runInventoryExport(flags, output));
     });
 
-  addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts')
+  addPolicyOption(addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts'))
     .requiredOption('--manifest <file>', 'people to enroll: user, subject, principals, hosts, ca, slot, algorithm, pin-policy, touch-policy, key-source, valid-days, card-serial')
     .addOption(new Option('--reader <text>', 'use only readers whose name contains TEXT (repeatable; default: every reader)').argParser(collect))
     .option('--wait <duration>', 'without a terminal: how long to wait for cards not inserted yet', '10m')
@@ -160,7 +160,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runBatchCommand(flags, output, defaultBatchEnvironment(flags.yes)));
     });
 
-  addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts')
+  addPolicyOption(addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts'))
     .option('--slot <slot>', 'PIV slot', '9c')
     .option('--expiring-within <duration>', 'only if a certificate of the card ends within DURATION', '30d')
     .option('--force', 're-key now, whatever the expiry')

@@ -7,6 +7,7 @@ import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
 import { DOCTOR_RESERVED_OPTIONS, parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { resolvePolicy } from '../../operations/policy/load.js';
 import { FACTORY_PIN } from '../../standards/factory-defaults.js';
 import { parseSlot } from '../../standards/references.js';
 import type { HostAccessFlags } from '../card-options.js';
@@ -20,6 +21,8 @@ export interface DoctorFlags extends CardSelection, HostAccessFlags {
   certificate?: string;
   json?: boolean;
   pinFile?: string;
+  /** The site policy file (none: no policy). */
+  policy?: string;
 }
 
 /** Anything that keeps the doctor from examining: exit status 2. */
@@ -31,10 +34,11 @@ const MARK = { ok: 'ok  ', warning: 'WARN', problem: 'FAIL' } as const;
 
 export function formatDoctorReport(report: DoctorReport): string {
   const lines = [`Card: ${report.card}, firmware ${report.firmware}${report.serial !== undefined ? `, serial ${report.serial}` : ''}, slot ${report.slot}`];
-  for (const area of ['card', 'signatures', 'host'] as const) {
+  const headings = { card: 'Card', signatures: 'Signatures', host: 'Host', policy: `Site policy ${report.policy ?? ''}`.trimEnd() } as const;
+  for (const area of ['card', 'signatures', 'host', 'policy'] as const) {
     const findings = report.findings.filter((f) => f.area === area);
     if (findings.length === 0) continue;
-    lines.push('', area === 'card' ? 'Card' : area === 'signatures' ? 'Signatures' : 'Host');
+    lines.push('', headings[area]);
     for (const f of findings) {
       lines.push(`  ${MARK[f.severity]} ${f.summary}`);
       if (f.advice && f.severity !== 'ok') lines.push(`       → ${f.advice}`);
@@ -63,6 +67,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const hostAccess = { knownHostsFile: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys ?? false, sshOptions };
   const modules = (flags.module ?? ['auto']).flatMap((m) => selectPkcs11Modules(m));
+  const policy = resolvePolicy(flags.policy, env);
   let card;
   try {
     card = await openCard(flags);
@@ -75,7 +80,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
     const session = card.session;
     const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? FACTORY_PIN : undefined);
     if (pin === undefined) throw new DoctorCouldNotRunError('the doctor needs the PIN to test signatures: set PIV_PIN or give --pin-file');
-    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, ...hostAccess, now: new Date() }));
+    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, ...hostAccess, now: new Date(), policy }));
   } catch (error) {
     if (error instanceof PivEnrollError && !(error instanceof DoctorCouldNotRunError) && !(error instanceof UsageError)) {
       throw new DoctorCouldNotRunError(error.message, { cause: error });

@@ -14,9 +14,12 @@ import { describePlan, type MissingInput } from '../../operations/enroll/plan.js
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { resolvePolicy } from '../../operations/policy/load.js';
+import type { SitePolicy } from '../../operations/policy/types.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { enrollmentJson, enrollmentSummary } from '../enroll/report.js';
+import { askDeployStep } from '../enroll/deploy-step.js';
 import { askForMissing, MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
@@ -66,6 +69,8 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */
   module?: string;
+  /** The site policy file (none: no policy). */
+  policy?: string;
 }
 
 export interface EnrollEnvironment {
@@ -88,7 +93,7 @@ export class EnrollmentPlanError extends PivEnrollError {
 }
 
 /** Flags, environment and files → the validator's inputs; secrets are read here (files others can read are refused). */
-async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, problems: string[]): Promise<EnrollInputs> {
+async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, policy: SitePolicy | undefined, problems: string[]): Promise<EnrollInputs> {
   const read = secretReader(problems, env);
   const secrets: EnrollOptions['secrets'] = {
     pin: await read(flags.pinFile, 'PIV_PIN', 'the PIN'),
@@ -111,14 +116,14 @@ async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, probl
     slot: flags.slot, algorithm: flags.algorithm, 'pin-policy': flags.pinPolicy, 'touch-policy': flags.touchPolicy, 'key-source': flags.keySource,
     'valid-days': flags.validDays, hash: flags.hash, importFile: flags.import, backupKey: flags.backupKey, subject: flags.subject, user: flags.user,
     comment: flags.comment, outDir: flags.out, force: flags.force, keepDefaultCredentials: flags.keepDefaultCredentials, backend: flags.backend, module: flags.module,
-    secrets,
+    secrets, policy,
   };
 }
 
 /** Flags (and environment, files) → options. Everything that can be checked without a card is checked here. */
-async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv): Promise<EnrollOptions> {
+async function optionsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, policy: SitePolicy | undefined): Promise<EnrollOptions> {
   const problems: string[] = [];
-  const built = await buildEnrollOptions(await inputsFromFlags(flags, env, problems));
+  const built = await buildEnrollOptions(await inputsFromFlags(flags, env, policy, problems));
   for (const problem of built.problems) problems.push(problem);
   if (problems.length > 0 || !built.options) throw new UsageError(problems.join('\n'));
   return built.options;
@@ -157,18 +162,22 @@ function checkCaFlags(flags: EnrollFlags): void {
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
   const interactive = environment.interactive && !flags.yes;
-  const options = await optionsFromFlags(flags, environment.env);
-  checkCaFlags(flags);
+  const policy = resolvePolicy(flags.policy, environment.env);
+  if (interactive && policy) Object.assign(flags, await askDeployStep(flags, policy, environment.prompter));
+  // The policy's CA is the default; flags win (`--ca none`: no CA).
+  const caDir = flags.ca === 'none' ? undefined : (flags.ca ?? policy?.defaults.ca);
+  const options = await optionsFromFlags(flags, environment.env, policy);
+  checkCaFlags({ ...flags, ca: caDir });
   // Checked before the card is touched: bad hosts stop the enrollment first.
-  const deploy = await prepareDeployTargets(flags);
-  const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined);
+  const deploy = await prepareDeployTargets(flags, policy);
+  const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined) ?? policy?.defaults.inventory;
   const request: EnrollCardRequest = {
     options,
     pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'),
     inventory: named === 'none' ? 'none' : { location: named ?? defaultInventoryLocation(environment.env), named: named !== undefined },
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
-    ca: flags.ca === undefined ? undefined : caStepOf(flags, flags.ca, environment, interactive),
+    ca: caDir === undefined ? undefined : caStepOf(flags, caDir, environment, interactive),
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),

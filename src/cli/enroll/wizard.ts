@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../errors.js';
 import { describeKey } from '../../crypto/keys.js';
-import { checkNewPinValue, subjectForUser } from '../../operations/enroll/enroll-inputs.js';
+import { checkNewPinValue, subjectForPolicyUser } from '../../operations/enroll/enroll-inputs.js';
 import type { CardInspection } from '../../operations/enroll/inspect.js';
 import type { EnrollOptions } from '../../operations/enroll/options.js';
 import type { MissingInput } from '../../operations/enroll/plan.js';
@@ -36,7 +36,7 @@ export async function askForMissing(options: EnrollOptions, inspection: CardInsp
     switch (input) {
       case 'subject': {
         const user = (await prompter.input('Who is this card for (user name, goes into the certificate as CN)?')).trim();
-        if (user !== '') options.subject = subjectForUser(user);
+        if (user !== '') options.subject = subjectForPolicyUser(user, options.policy);
         break;
       }
       case 'pin':

@@ -14,6 +14,8 @@ import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
+import { judgePlannedKey } from '../policy/enforce.js';
+import type { SitePolicy } from '../policy/types.js';
 import { checkCard } from './card-checks.js';
 import { worst, type Finding, type Severity } from './findings.js';
 import { certificateSignatureAlgorithm, checkHost, probeHostKey, type HostAccess, type HostCheck, type HostTarget } from './host-check.js';
@@ -26,6 +28,8 @@ export interface DoctorOptions extends HostAccess {
   /** An OpenSSH user certificate of the card key (from an SSH CA), checked and tried with --host. */
   certificate?: string;
   now: Date;
+  /** A site policy: the slot's key is judged by each of its rules (and the built-in known-weak ones). */
+  policy?: SitePolicy;
 }
 
 export interface DoctorReport {
@@ -33,6 +37,8 @@ export interface DoctorReport {
   firmware: string;
   serial?: number;
   slot: string;
+  /** The site policy file the key was judged by. */
+  policy?: string;
   status: Severity;
   findings: Finding[];
   signatures: SignatureCheck[];
@@ -152,10 +158,22 @@ function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: b
   return findings;
 }
 
+/** Each rule of the policy on the slot's key, as the card reports it (metadata, Management application). */
+function policyFindings(policy: SitePolicy, inspection: Awaited<ReturnType<typeof inspectCard>>): Finding[] {
+  const { slot } = inspection;
+  if (!slot.keyAlgorithm) return [{ id: 'policy-no-key', area: 'policy', severity: 'warning', summary: `no key in the slot to judge by the policy ${policy.file}` }];
+  const verdict = judgePlannedKey(policy, {
+    keyOrigin: slot.keyOrigin, algorithm: slot.keyAlgorithm.name, pinPolicy: slot.pinPolicy, touchPolicy: slot.touchPolicy,
+    firmware: inspection.firmware, device: inspection.device,
+  });
+  return verdict.results.map((r) => ({ id: `policy-${r.rule}`, area: 'policy', severity: r.status, summary: `${r.rule}: ${r.message}` }));
+}
+
 /** Runs the card part with `session`; the caller releases the card, then calls `finish` for PKCS#11 and hosts. */
 export async function examineCard(session: PivSession, options: DoctorOptions) {
-  const inspection = await inspectCard(session, options.slot);
+  const inspection = await inspectCard(session, options.slot, options.policy !== undefined);
   const findings = await checkCard(session, inspection, options.slot, options.now);
+  if (options.policy) findings.push(...policyFindings(options.policy, inspection));
   const signatures: SignatureCheck[] = [];
   const algorithm = inspection.slot.keyAlgorithm;
   const publicKey = inspection.slot.publicKey;
@@ -169,6 +187,7 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
     firmware: formatFirmwareVersion(inspection.firmware),
     serial: inspection.serial,
     slot: slotHex(options.slot),
+    policy: options.policy?.file,
   };
   return {
     async finish(readerName: string | undefined): Promise<DoctorReport> {

@@ -4,7 +4,7 @@ export type Severity = 'ok' | 'warning' | 'problem';
 export interface Finding {
   /** Stable identifier, for scripts reading --json. */
   id: string;
-  area: 'card' | 'signatures' | 'host';
+  area: 'card' | 'signatures' | 'host' | 'policy';
   severity: Severity;
   summary: string;
   advice?: string;

@@ -22,7 +22,8 @@ export interface EnrollmentConnection {
   virtual: boolean;
   /** The embedded virtual card stands in because no card was found: never recorded, deployed or certified. */
   standIn: boolean;
-  inspect(slot: number): Promise<CardInspection>;
+  /** `readDevice`: also the form factor and FIPS flag (a site policy restricts them). */
+  inspect(slot: number, readDevice?: boolean): Promise<CardInspection>;
   /** Runs `work` with the card held exclusively for the whole enrollment. */
   withTarget<T>(work: (target: EnrollmentTarget) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -57,7 +58,7 @@ export async function connectForEnrollment(options: EnrollOptions, fallback: Fal
     notices,
     virtual: card.readerName === undefined,
     standIn: card.fallbackReason !== undefined,
-    inspect: (slot) => card.session.transaction(() => inspectCard(card.session, slot)),
+    inspect: (slot, readDevice) => card.session.transaction(() => inspectCard(card.session, slot, readDevice)),
     withTarget: (work) => card.session.transaction(() => work(target)),
     close: () => card.close(),
   };

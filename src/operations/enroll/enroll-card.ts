@@ -26,6 +26,7 @@ import { connectForEnrollment } from './connect.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';
 import { planEnrollment, type EnrollmentPlan, type MissingInput } from './plan.js';
+import { policyNeedsDevice } from '../policy/enforce.js';
 
 export interface EnrollCardRequest {
   options: EnrollOptions;
@@ -129,7 +130,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
     try {
       for (const notice of connection.notices) hooks.notice(notice);
       timer.mark('inspect');
-      const inspection = await connection.inspect(options.slot);
+      const inspection = await connection.inspect(options.slot, policyNeedsDevice(options.policy));
       firmware = formatFirmwareVersion(inspection.firmware);
       const first = planEnrollment(options, inspection);
       if (first.missing.length > 0 && hooks.complete) await hooks.complete(options, inspection, first.missing);

@@ -15,6 +15,8 @@ import { parseDistinguishedName } from '../distinguished-name.js';
 import { KeyFileError, PassphraseRequiredError, readPrivateKeyFile } from '../key-file.js';
 import type { CardSelection } from '../open-card.js';
 import { selectPkcs11Modules } from '../pkcs11-modules.js';
+import { subjectFromTemplate } from '../policy/load.js';
+import type { SitePolicy } from '../policy/types.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollBackend, type EnrollOptions, type EnrollSecrets, type KeySource } from './options.js';
 
 /** The fields, named as the manifest's columns (the flags are the same words with `--`). */
@@ -97,6 +99,26 @@ export interface EnrollInputs extends EnrollInputText {
   backend?: string;
   module?: string;
   secrets: EnrollSecrets;
+  /** The site policy: its defaults fill valid-days and the subject (from `user`) where they are not given; the plan checks its rules. */
+  policy?: SitePolicy;
+}
+
+/** The inputs with the policy's defaults where nothing was given (what is given always wins). */
+export function withPolicyDefaults(inputs: EnrollInputs): EnrollInputs {
+  const defaults = inputs.policy?.defaults;
+  if (!defaults) return inputs;
+  const filled = { ...inputs };
+  if (filled['valid-days'] === undefined && defaults.validDays !== undefined) filled['valid-days'] = String(defaults.validDays);
+  if (filled.subject === undefined && filled.user !== undefined && defaults.subject !== undefined) {
+    filled.subject = subjectFromTemplate(defaults.subject, filled.user);
+    filled.user = undefined;
+  }
+  return filled;
+}
+
+/** The certificate subject for a user name: the policy's template, else CN=NAME. */
+export function subjectForPolicyUser(user: string, policy: SitePolicy | undefined): NameAttribute[] {
+  return policy?.defaults.subject === undefined ? subjectForUser(user) : parseDistinguishedName(subjectFromTemplate(policy.defaults.subject, user));
 }
 
 /** Why a PIN or PUK may not be chosen; undefined when it may. */
@@ -117,7 +139,8 @@ export function subjectForUser(user: string): NameAttribute[] {
  * file must not leave a half-hardened card behind); a file that needs a passphrase not given yet is left unread, and
  * the plan then lists that passphrase as missing.
  */
-export async function buildEnrollOptions(inputs: EnrollInputs): Promise<{ options?: EnrollOptions; problems: string[] }> {
+export async function buildEnrollOptions(given: EnrollInputs): Promise<{ options?: EnrollOptions; problems: string[] }> {
+  const inputs = withPolicyDefaults(given);
   const problems: string[] = [];
   const checked = checkEnrollInputs(inputs, (_field, message) => problems.push(message));
   let algorithm = checked.algorithm;
@@ -184,6 +207,7 @@ export async function buildEnrollOptions(inputs: EnrollInputs): Promise<{ option
       force: inputs.force ?? false,
       keepDefaultCredentials: inputs.keepDefaultCredentials ?? false,
       secrets,
+      policy: inputs.policy,
     },
   };
 }

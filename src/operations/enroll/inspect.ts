@@ -6,7 +6,9 @@ import { spkiDer } from '../../crypto/keys.js';
 import { bytesEqual } from '../../bytes/hex.js';
 import { summarizeCertificate } from '../../crypto/x509.js';
 import { NotFoundError } from '../../piv/errors.js';
+import { readDeviceInfo } from '../../piv/management.js';
 import { hasProtectedManagementKey } from '../../piv/protected-management-key.js';
+import { formFactorOptionName } from '../../standards/management.js';
 import { managementKeyIsDefault } from '../card-status.js';
 import type { PivSession } from '../../piv/session.js';
 import type { KeyAlgorithmInfo, ManagementKeyAlgorithmInfo } from '../../standards/algorithms.js';
@@ -47,9 +49,20 @@ export interface CardInspection {
   managementKeyIsDefault?: boolean;
   managementKeyProtected: boolean;
   slot: SlotInspection;
+  /** The YubiKey Management application's form factor and FIPS flag, read only when a site policy restricts them. */
+  device?: { formFactor?: string; fips: boolean };
 }
 
-export async function inspectCard(session: PivSession, slot: number): Promise<CardInspection> {
+export async function inspectCard(session: PivSession, slot: number, readDevice = false): Promise<CardInspection> {
+  let device: CardInspection['device'];
+  if (readDevice) {
+    try {
+      const info = await readDeviceInfo(session.transport);
+      if (info) device = { formFactor: formFactorOptionName(info.formFactor), fips: info.isFips };
+    } finally {
+      await session.reselect(); // selecting the Management application left PIV
+    }
+  }
   const metadata = hasFeature(session.version, 'metadata');
   const managementKey = metadata ? await session.getManagementKeyMetadata() : undefined;
   const inspection: CardInspection = {
@@ -59,6 +72,7 @@ export async function inspectCard(session: PivSession, slot: number): Promise<Ca
     managementKeyAlgorithm: managementKey?.algorithm ?? (await session.getManagementKeyAlgorithm()),
     managementKeyProtected: await hasProtectedManagementKey(session),
     slot: {},
+    device,
   };
   if (metadata) {
     const [pin, puk] = [await session.getPinMetadata(), await session.getPukMetadata()];

@@ -8,6 +8,7 @@ import type { HashName } from '../../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../../standards/algorithms.js';
 import type { CardSelection } from '../open-card.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
+import type { SitePolicy } from '../policy/types.js';
 
 /** How the enrollment reaches the card: its own APDUs (default), or only through a vendor PKCS#11 module. */
 export type EnrollBackend = { kind: 'apdu' } | { kind: 'pkcs11'; module: Pkcs11Module };
@@ -60,6 +61,8 @@ export interface EnrollOptions {
   /** Leave factory-default PIN, PUK and management key as they are (warned about). */
   keepDefaultCredentials: boolean;
   secrets: EnrollSecrets;
+  /** The site policy the plan must meet (the built-in known-weak rules apply without one too). */
+  policy?: SitePolicy;
 }
 
 export const DEFAULT_VALID_DAYS = 365;

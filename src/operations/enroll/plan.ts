@@ -7,6 +7,8 @@ import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, ha
 import { PIN_POLICY, TOUCH_POLICY, defaultPinPolicy, pinPolicyName, touchPolicyName } from '../../standards/policies.js';
 import { slotHex } from '../../standards/references.js';
 import { sshSignatureAlgorithms, type SshSignatureAlgorithm } from '../ssh-public-key.js';
+import { judgePlannedKey } from '../policy/enforce.js';
+import type { PolicyRuleResult } from '../policy/types.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';
 
@@ -22,6 +24,8 @@ export interface EnrollmentPlan {
   key: { action: KeyAction; algorithm: KeyAlgorithmInfo; pinPolicy: number; touchPolicy: number; replaces?: string };
   certificate: { subject: string; validDays: number; hash: string };
   verify: SshSignatureAlgorithm[];
+  /** The site policy's rules, each met (a rule not met refuses the plan); absent without a policy file. */
+  policy?: { file: string; results: PolicyRuleResult[] };
   warnings: string[];
 }
 
@@ -98,8 +102,10 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     if (!hasFeature(firmware, feature)) errors.push(`this card (firmware ${firmwareText}) has no ${FEATURE_DESCRIPTION[feature]}: choose another --algorithm`);
   }
   if (algorithm.kind === 'x25519') errors.push('X25519 keys cannot sign, so they cannot be SSH keys: choose RSA, ECC or Ed25519');
-  if (options.keySource.kind === 'card' && algorithm.kind === 'rsa' && !hasFeature(firmware, 'rsa-generation')) {
-    errors.push(`firmware ${firmwareText} must not generate RSA keys (ROCA, CVE-2017-15361): use --key-source host or an ECC algorithm`);
+  if (options.keySource.kind === 'card' && algorithm.kind === 'rsa' && !hasFeature(firmware, 'rsa-generation') && options.policy?.allowKnownWeak.includes('roca')) {
+    // The policy rule `roca` (below) refuses this unless allowed; even allowed, the PIV layer never asks these firmwares
+    // for an RSA key, as yubikit's check_key_support refuses it ("RSA key generation is not supported on this YubiKey").
+    errors.push(`firmware ${firmwareText} must not generate RSA keys (ROCA, CVE-2017-15361), whatever the policy allows: use --key-source host or an ECC algorithm`);
   }
   if ((options.pinPolicy !== PIN_POLICY.DEFAULT || options.touchPolicy !== TOUCH_POLICY.DEFAULT) && !hasFeature(firmware, 'pin-touch-policy')) {
     errors.push(`firmware ${firmwareText} has no PIN or touch policies`);
@@ -137,6 +143,23 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     errors.push(`slot ${slotName} already holds ${describeSlotContent(inspection)}: give --force to replace it, or choose another --slot`);
   }
 
+  // The site policy (and the built-in known-weak rules) judge the key the slot will hold.
+  const kept = action === 'keep-existing';
+  const origins: Record<KeyAction, 'generated' | 'imported' | undefined> = {
+    'generate-on-card': 'generated', 'move-staged': 'generated', 'import-host-key': 'imported', 'import-file': 'imported', 'keep-existing': slot.keyOrigin,
+  };
+  const verdict = judgePlannedKey(options.policy, {
+    keyOrigin: origins[action],
+    algorithm: kept ? slot.keyAlgorithm?.name : algorithm.name,
+    pinPolicy: kept ? slot.pinPolicy : effectivePinPolicy(options.slot, options.pinPolicy),
+    touchPolicy: kept ? slot.touchPolicy : options.touchPolicy,
+    firmware,
+    device: inspection.device,
+    validDays: options.validDays,
+  });
+  errors.push(...verdict.errors);
+  warnings.push(...verdict.warnings);
+
   const hardening: EnrollmentPlan['hardening'] = { changePin: false, changePuk: false };
   const defaults = [
     inspection.pinIsDefault === true ? 'PIN' : undefined,
@@ -170,6 +193,7 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
       key: { action, algorithm: action === 'keep-existing' ? slot.keyAlgorithm! : algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, replaces },
       certificate: { subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','), validDays: options.validDays, hash: options.hash },
       verify: sshSignatureAlgorithms(algorithm),
+      policy: options.policy ? { file: options.policy.file, results: verdict.results } : undefined,
       warnings,
     },
   };
@@ -195,6 +219,7 @@ export function describePlan(plan: EnrollmentPlan): string[] {
   lines.push(keyLine[plan.key.action]);
   lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}${viaModule ? '' : ', and a fresh CHUID'}`);
   lines.push(`• Export the SSH public key and check that the card signs ${plan.verify.map((v) => v.name).join(', ')}`);
+  if (plan.policy) lines.push(`• Site policy ${plan.policy.file}: met (${plan.policy.results.map((r) => r.rule).join(', ')})`);
   return [...lines, ...plan.warnings.map((w) => `! ${w}`)];
 }
 
