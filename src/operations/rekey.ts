@@ -35,7 +35,9 @@ import { currentPin } from './enroll/apply.js';
 import { enrollCard, type EnrollCardHooks } from './enroll/enroll-card.js';
 import { inspectCard, type CardInspection } from './enroll/inspect.js';
 import type { EnrollOptions, KeySource } from './enroll/options.js';
-import type { MissingInput } from './enroll/plan.js';
+import { effectivePinPolicy, type MissingInput } from './enroll/plan.js';
+import { judgePlannedKey, policyNeedsDevice } from './policy/enforce.js';
+import type { SitePolicy } from './policy/types.js';
 import { firstExpiry, hostsWithKey, Inventory, type EnrollmentRecord, type UnfinishedRekey } from './inventory/inventory.js';
 import { recordDeployResults } from './inventory/record-deploy.js';
 import { openCard, openCardOrVirtual, type CardSelection } from './open-card.js';
@@ -64,6 +66,8 @@ export interface RekeyRequest {
   deploy: DeployOptions;
   /** The key's origin, overriding the recorded one (needed for a card-generated key on firmware without MOVE KEY). */
   keySource?: 'host' | 'card';
+  /** The site policy the new key must meet: checked with the plan, before anything changes anywhere. */
+  policy?: SitePolicy;
 }
 
 export interface RekeyPlan {
@@ -124,10 +128,10 @@ interface CardSeen {
   slotFingerprint?: string;
 }
 
-async function readCard(selection: CardSelection, slot: number): Promise<CardSeen> {
+async function readCard(selection: CardSelection, slot: number, readDevice: boolean): Promise<CardSeen> {
   const card = await openCardOrVirtual(selection, { allowed: false, because: 'a re-key' });
   try {
-    const inspection = await card.session.transaction(() => inspectCard(card.session, slot));
+    const inspection = await card.session.transaction(() => inspectCard(card.session, slot, readDevice));
     if (inspection.serial === undefined) throw new UsageError('this card reports no serial, so the inventory cannot tell whose it is');
     return { serial: inspection.serial, inspection, slotFingerprint: inspection.slot.publicKey ? sshFingerprint(inspection.slot.publicKey) : undefined };
   } finally {
@@ -179,7 +183,7 @@ function chooseOrigin(current: EnrollmentRecord, inspection: CardInspection, cho
 
 export async function rekeyCard(request: RekeyRequest, hooks: RekeyHooks): Promise<RekeyReport> {
   const slot = slotHex(request.slot);
-  const seen = await readCard(request.card, request.slot);
+  const seen = await readCard(request.card, request.slot, policyNeedsDevice(request.policy));
   const inventory = await Inventory.open(request.inventoryLocation);
   const report: RekeyReport = { card: seen.serial, slot, action: 'not-due', hosts: [], removedFrom: [], certificates: [], revoked: [], notes: [] };
   try {
@@ -216,6 +220,14 @@ export async function rekeyCard(request: RekeyRequest, hooks: RekeyHooks): Promi
     }
     const plan = planRekey(current, seen, chooseOrigin(current, seen.inspection, request.keySource));
     report.plan = plan;
+    // The new key against the site policy, before it exists: a refusal here leaves hosts, CAs and card as they were.
+    const verdict = judgePlannedKey(request.policy, {
+      keyOrigin: plan.origin === 'host' ? 'imported' : 'generated', algorithm: plan.algorithm,
+      pinPolicy: effectivePinPolicy(request.slot, plan.pinPolicy), touchPolicy: plan.touchPolicy,
+      firmware: seen.inspection.firmware, device: seen.inspection.device, validDays: Number(current.options.validDays ?? 365),
+    });
+    if (verdict.errors.length > 0) throw new RekeyError(`the card was not re-keyed, nothing changed:\n${verdict.errors.map((e) => `  - ${e}`).join('\n')}`);
+    report.notes.push(...verdict.warnings);
     if (hooks.dryRun) {
       report.action = 'planned';
       return report;
@@ -328,6 +340,7 @@ async function enrollOnCard(
     force: true,
     keepDefaultCredentials: true,
     secrets: { pin: request.secrets.pin, managementKey: request.secrets.managementKey?.slice() },
+    policy: request.policy,
   };
   const outcome = await enrollCard(
     {

@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { parseManifest, type ManifestEntry } from '../../operations/batch/manifest.js';
 import { ReaderMonitor } from '../../operations/batch/card-readers.js';
+import { manifestPolicyProblems } from '../../operations/batch/manifest-policy.js';
 import { runBatch, type PersonReport } from '../../operations/batch/run-batch.js';
+import { resolvePolicy } from '../../operations/policy/load.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
@@ -23,6 +25,8 @@ import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
 export interface BatchFlags extends HostAccessFlags {
+  /** The site policy file (none: no policy). */
+  policy?: string;
   manifest: string;
   inventory?: string;
   reader?: string[];
@@ -83,10 +87,12 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
       if (entry.cardSerial === undefined) problems.push(`${flags.manifest}:${entry.line}: ${entry.user} has no card-serial: without a terminal, people are matched to cards by serial`);
     }
   }
+  const policy = resolvePolicy(flags.policy, environment.env);
+  if (policy) problems.push(...manifestPolicyProblems(manifest.entries, policy, flags.manifest));
   // Checked once for every host of the manifest, before any card is touched.
   if (manifest.entries.some((e) => e.hosts.length > 0)) await hostsAndOptions({ host: manifest.entries.flatMap((e) => e.hosts), ...hostAccess(flags) }, problems);
   const deploy = deployOptionsFrom(hostAccess(flags), problems);
-  const location = flags.inventory ?? defaultInventoryLocation(environment.env);
+  const location = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || policy?.defaults.inventory) ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('batch keeps its progress in the inventory: --inventory none is not possible here');
   const read = secretReader(problems, environment.env);
   const secrets = {
@@ -97,7 +103,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   };
   const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
   if (managementKey !== undefined) secrets.managementKey = parseManagementKey(managementKey);
-  const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
+  const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) || policy?.defaults.ca !== undefined ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
   const finished: PersonReport[] = [];
@@ -110,7 +116,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
         {
           entries: manifest.entries, readers: flags.reader, inventoryLocation: location, force: flags.force ?? false, allowLastPinTry: flags.allowLastPinTry ?? false,
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
-          secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs,
+          secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy,
         },
         {
           notice: (t) => output.notice(t),

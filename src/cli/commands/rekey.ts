@@ -6,6 +6,7 @@
 import { UsageError } from '../../errors.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
+import { resolvePolicy } from '../../operations/policy/load.js';
 import type { CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { rekeyCard, type RekeyPlan, type RekeyReport, type RekeyStep } from '../../operations/rekey.js';
@@ -38,6 +39,8 @@ export interface RekeyFlags extends CardSelection, HostAccessFlags {
   keySource?: string;
   yes?: boolean;
   dryRun?: boolean;
+  /** The site policy file (none: no policy). */
+  policy?: string;
 }
 
 export interface RekeyEnvironment {
@@ -88,7 +91,8 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
   if (slot === undefined) problems.push(`slot "${flags.slot}" is not one of 9a, 9c, 9d, 9e, 82–95`);
   if (flags.keySource !== undefined && flags.keySource !== 'host' && flags.keySource !== 'card') problems.push(`key-source "${flags.keySource}" is not one of host, card`);
   const deploy = deployOptionsFrom(hostAccess(flags), problems);
-  const location = flags.inventory ?? defaultInventoryLocation(environment.env);
+  const policy = resolvePolicy(flags.policy, environment.env);
+  const location = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || policy?.defaults.inventory) ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('rekey repeats the enrollment the inventory recorded: --inventory none is not possible here');
   const read = secretReader(problems, environment.env);
   const pin = await read(flags.pinFile, 'PIV_PIN', 'the PIN');
@@ -114,6 +118,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
       ca,
       deploy,
       keySource: flags.keySource as 'host' | 'card' | undefined,
+      policy,
     },
     {
       notice: (t) => output.notice(t),

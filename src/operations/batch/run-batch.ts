@@ -15,6 +15,7 @@ import { parseHostSpec, type HostTarget } from '../deploy/host-spec.js';
 import { prepareCaStep } from '../enroll/ca-step.js';
 import { enrollCard, type EnrollCardHooks } from '../enroll/enroll-card.js';
 import { buildEnrollOptions } from '../enroll/enroll-inputs.js';
+import type { SitePolicy } from '../policy/types.js';
 import type { EnrollSecrets } from '../enroll/options.js';
 import type { MissingInput } from '../enroll/plan.js';
 import { hostsWithKey, Inventory, type EnrollmentRecord } from '../inventory/inventory.js';
@@ -57,6 +58,8 @@ export interface BatchRequest {
   /** Matching by serial: how long to wait for cards not inserted yet. */
   waitMs: number;
   pollMs?: number;
+  /** The site policy every person's plan must meet; its CA and defaults apply where the manifest gives none. */
+  policy?: SitePolicy;
 }
 
 export interface BatchHooks {
@@ -137,10 +140,12 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       subject: entry.subject, user: entry.subject === undefined ? entry.user : undefined,
       outDir, force: request.force, keepDefaultCredentials: request.keepDefaultCredentials,
       secrets: { ...request.secrets, managementKey: request.secrets.managementKey?.slice() },
+      policy: request.policy,
     });
     if (!built.options) throw new PivEnrollError(built.problems.join('; '));
     const subjectCn = built.options.subject.find((a) => a.type === 'CN')?.value;
-    const caRequest = entry.ca === undefined ? undefined : { dir: entry.ca, principals: (entry.principals ?? [entry.user]).join(','), outDir, passphrase: request.caPassphrase };
+    const caDir = entry.ca ?? request.policy?.defaults.ca;
+    const caRequest = caDir === undefined ? undefined : { dir: caDir, principals: (entry.principals ?? [entry.user]).join(','), outDir, passphrase: request.caPassphrase };
     const outcome = await enrollCard(
       {
         options: built.options,

@@ -61,3 +61,14 @@ export function judgePlannedKey(policy: SitePolicy | undefined, facts: PlannedKe
 export function policyNeedsDevice(policy: SitePolicy | undefined): boolean {
   return policy !== undefined && (policy.require.formFactors !== undefined || policy.require.fips === true);
 }
+
+/**
+ * The rules that need no card (key origin, algorithm, PIN and touch policy, validity), for refusing a batch's person
+ * before any card is touched; the firmware and device rules wait for the card's plan.
+ */
+export function cardIndependentProblems(policy: SitePolicy, facts: Omit<PlannedKeyFacts, 'firmware' | 'device'>): string[] {
+  const { minFirmware: _minFirmware, formFactors: _formFactors, fips: _fips, ...require } = policy.require;
+  // A firmware no rule objects to: only the policy's own card-independent rules can fail, the known-weak ones are dropped below.
+  const results = evaluatePolicy({ ...policy, require }, policyFacts({ ...facts, firmware: { major: 255, minor: 255, patch: 255 } }));
+  return results.filter((r) => r.status === 'problem' && r.rule !== 'roca' && r.rule !== 'ysa-2024-03').map((r) => `policy rule ${r.rule}: ${r.message}`);
+}
