@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addCardOptions, cardSelection, type WithCardFlags } from './card-options.js';
 import type { Output } from './output.js';
+import type { CertificateImportFlags } from './commands/certificate.js';
 import type { RequestFlags } from './commands/request.js';
 
 export function registerX509Commands(program: Command, output: Output, setExit: (code: number) => void): void {
@@ -18,5 +19,18 @@ export function registerX509Commands(program: Command, output: Output, setExit: 
     .action(async (flags: WithCardFlags<RequestFlags>) => {
       const [{ runRequest }, { defaultX509Environment }] = await Promise.all([import('./commands/request.js'), import('./x509-environment.js')]);
       setExit(await runRequest({ ...flags, ...cardSelection(flags) }, output, defaultX509Environment(flags.yes)));
+    });
+
+  const certificate = program.command('certificate').description('X.509 certificates of card slots: import the one a CA issued');
+  addCardOptions(certificate.command('import').description('write the certificate a CA issued into its slot: checked against the slot\'s key, compressed when large, CHUID refreshed'))
+    .argument('<file>', 'the certificate, PEM or DER')
+    .option('--slot <slot>', 'PIV slot whose key the certificate certifies', '9c')
+    .option('--pin-file <file>', 'the PIN, for a PIN-protected management key (or PIV_PIN; else asked on a terminal)')
+    .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
+    .option('--yes', 'never ask: fail with what is missing instead')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, flags: WithCardFlags<CertificateImportFlags>) => {
+      const [{ runCertificateImport }, { defaultX509Environment }] = await Promise.all([import('./commands/certificate.js'), import('./x509-environment.js')]);
+      setExit(await runCertificateImport(file, { ...flags, ...cardSelection(flags) }, output, defaultX509Environment(flags.yes)));
     });
 }
