@@ -11,6 +11,7 @@ import { addCardOptions, addHostAccessOptions, addInventoryOption, addPolicyOpti
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
+import { registerX509Commands } from './register-x509.js';
 import type { AttestFlags } from './commands/attest.js';
 import type { BatchFlags } from './commands/batch.js';
 import type { EnrollFlags } from './commands/enroll.js';
@@ -192,6 +193,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   registerDeployCommand(program, output, setExit);
   registerCaCommands(program, output, setExit);
+  registerX509Commands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard

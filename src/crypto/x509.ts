@@ -81,7 +81,7 @@ function oidNode(oid: string): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
 }
 
-function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
+export function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
   if (alg.kind === 'rsa') {
     // RSA algorithm identifiers carry an explicit NULL parameter (RFC 4055 §5); ECDSA and Ed25519 carry none.
     return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
@@ -93,7 +93,7 @@ function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [oidNode(oid)]);
 }
 
-function nameNode(attributes: NameAttribute[]): forge.asn1.Asn1 {
+export function nameNode(attributes: NameAttribute[]): forge.asn1.Asn1 {
   return forge.pki.distinguishedNameToAsn1({
     attributes: attributes.map((a) => {
       const oid = attributeOid(a.type);
@@ -123,7 +123,8 @@ function integerNode(bytes: Uint8Array): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, bin(body));
 }
 
-function extensionsNode(extensions: CertificateExtension[]): forge.asn1.Asn1 {
+/** Extensions ::= SEQUENCE OF Extension (RFC 5280 §4.1), as certificates and PKCS#10 extensionRequest carry it. */
+export function extensionSequence(extensions: CertificateExtension[]): forge.asn1.Asn1 {
   const list = extensions.map((ext) =>
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
       oidNode(ext.oid),
@@ -131,7 +132,11 @@ function extensionsNode(extensions: CertificateExtension[]): forge.asn1.Asn1 {
       asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bin(ext.value)),
     ]),
   );
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, list)]);
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, list);
+}
+
+function extensionsNode(extensions: CertificateExtension[]): forge.asn1.Asn1 {
+  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 3, true, [extensionSequence(extensions)]);
 }
 
 export function encodeTbsCertificate(t: CertificateTemplate): Uint8Array {

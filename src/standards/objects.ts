@@ -30,6 +30,12 @@ export const TAG_OBJECT_ID = 0x5c;
 export const TAG_CERTIFICATE = 0x70;
 export const TAG_CERT_INFO = 0x71;
 export const TAG_ERROR_DETECTION = 0xfe;
+/**
+ * The largest object content (inside 53) a YubiKey 4/5 stores: yubico-piv-tool's CB_OBJ_MAX, the 3072-byte buffer
+ * less the 5C/53 framing. A certificate object larger than this is written gzip-compressed (CertInfo 01), as ykman's
+ * `piv certificates import --compress` writes it.
+ */
+export const MAX_OBJECT_CONTENT = 3063;
 export const CERT_INFO_PLAIN = 0x00;
 export const CERT_INFO_GZIP = 0x01;
 
