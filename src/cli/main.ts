@@ -10,6 +10,7 @@ import { handleInterrupts } from './cancellation.js';
 import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
+import { registerCardLifeCommands } from './register-card-life.js';
 import { registerDeployCommand } from './register-deploy.js';
 import type { AttestFlags } from './commands/attest.js';
 import type { BatchFlags } from './commands/batch.js';
@@ -192,6 +193,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   registerDeployCommand(program, output, setExit);
   registerCaCommands(program, output, setExit);
+  registerCardLifeCommands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard
