@@ -10,6 +10,7 @@ import { handleInterrupts } from './cancellation.js';
 import { addCardOptions, addHostAccessOptions, addInventoryOption, addPolicyOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
+import { registerCardLifeCommands } from './register-card-life.js';
 import { registerDeployCommand } from './register-deploy.js';
 import { registerX509Commands } from './register-x509.js';
 import type { AttestFlags } from './commands/attest.js';
@@ -194,6 +195,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
   registerDeployCommand(program, output, setExit);
   registerCaCommands(program, output, setExit);
   registerX509Commands(program, output, setExit);
+  registerCardLifeCommands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard

@@ -19,8 +19,8 @@ export type Credential = 'PIN' | 'PUK';
 /** How a blocked credential is unblocked: said with every wrong or blocked PIN/PUK. */
 export function unblockAdvice(credential: Credential): string {
   return credential === 'PIN'
-    ? 'a blocked PIN is unblocked with the PUK (ykman piv access unblock-pin)'
-    : 'a blocked PUK cannot be unblocked: once the PIN is blocked too, only a reset of the PIV application helps';
+    ? 'a blocked PIN is unblocked with the PUK: piv-enroll pin unblock'
+    : 'a blocked PUK cannot be unblocked: once the PIN is blocked too, only a reset of the PIV application helps (piv-enroll reset)';
 }
 
 export class WrongPinError extends PivError {

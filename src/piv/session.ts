@@ -262,12 +262,13 @@ export class PivSession {
     const wrong = new Uint8Array(8).fill(0xff); // an all-padding PIN can never be the right one
     for (let i = 0; i < 256; i++) {
       const r = await transceive((apdu) => this.transport.transmit(apdu), { cla: 0, ins: INS.VERIFY, p1: 0, p2: REF.PIN, data: wrong }, this.framing);
-      if (r.sw === SW.AUTH_METHOD_BLOCKED || r.sw === (SW.VERIFY_FAIL_PREFIX | 0)) break;
+      // Only 63Cx with tries left goes on: blocked (6983, 63C0) or any other answer ends the loop (RESET then says why).
+      if ((r.sw & 0xfff0) !== SW.VERIFY_FAIL_PREFIX || r.sw === (SW.VERIFY_FAIL_PREFIX | 0)) break;
     }
     const wrongPair = new Uint8Array(16).fill(0xff);
     for (let i = 0; i < 256; i++) {
       const r = await transceive((apdu) => this.transport.transmit(apdu), { cla: 0, ins: INS.RESET_RETRY, p1: 0, p2: REF.PIN, data: wrongPair }, this.framing);
-      if (r.sw === SW.AUTH_METHOD_BLOCKED || r.sw === (SW.VERIFY_FAIL_PREFIX | 0)) break;
+      if ((r.sw & 0xfff0) !== SW.VERIFY_FAIL_PREFIX || r.sw === (SW.VERIFY_FAIL_PREFIX | 0)) break;
     }
     await this.reset();
   }

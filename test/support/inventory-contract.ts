@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { Inventory } from '../../src/operations/inventory/inventory.js';
+import { MIGRATIONS } from '../../src/operations/inventory/schema.js';
 
 const KEY = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEXAMPLE ana@piv';
 
@@ -82,9 +83,35 @@ export function inventoryContract(name: string, open: (now: () => Date) => Promi
       try {
         expect((await second.enrollments({ status: 'all' })).length).toBe(before);
         const versions = await second.db.query<{ version: number }>('SELECT version FROM schema_migrations');
-        expect(versions.map((v) => Number(v.version)).sort()).toEqual([1, 2, 3, 4]);
+        expect(versions.map((v) => Number(v.version)).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.version).sort((a, b) => a - b));
+        expect(MIGRATIONS.map((m) => m.version)).toContain(7);
       } finally {
         await second.close();
+      }
+    });
+
+    test('cards have a status and events of their own (migration 7): reset, lost, enrolled again', async () => {
+      const inventory = await open(now);
+      try {
+        const id = await inventory.recordEnrollment({ person: 'fay', card: { serial: 7007, firmware: '5.7.2' }, slot: '9C', algorithm: 'ECCP256', fingerprint: 'SHA256:fay-1', authorizedKey: KEY, options: {} });
+        expect(await inventory.card(7007)).toMatchObject({ serial: 7007, firmware: '5.7.2', virtual: false, status: 'active' });
+        expect(await inventory.card(7008)).toBeUndefined();
+        await inventory.recordCardEvent({ serial: 7007 }, 'pin-change', 'PIN changed');
+        await inventory.recordCardEvent({ serial: 7007 }, 'reset', 'PIV application reset', 'reset');
+        expect(await inventory.card(7007)).toMatchObject({ status: 'reset', firmware: '5.7.2' });
+        const [record] = await inventory.enrollments({ cardSerial: 7007, status: 'all' });
+        expect(record).toMatchObject({ id, cardStatus: 'reset' });
+        expect((await inventory.cardEvents(7007)).map((e) => [e.kind, e.cardSerial, e.enrollmentId])).toEqual([['pin-change', 7007, undefined], ['reset', 7007, undefined]]);
+        // A card first seen by a card-level event is made; a virtual one stays marked virtual.
+        await inventory.recordCardEvent({ serial: 7009, firmware: '5.4.3', virtual: true }, 'lost', 'retired', 'lost');
+        expect(await inventory.card(7009)).toMatchObject({ status: 'lost', virtual: true, firmware: '5.4.3' });
+        // Enrolled again, the card is in use again.
+        await inventory.recordEnrollment({ person: 'fay', card: { serial: 7007, firmware: '5.7.2' }, slot: '9C', algorithm: 'ECCP256', fingerprint: 'SHA256:fay-2', authorizedKey: KEY, options: {} });
+        expect((await inventory.card(7007))!.status).toBe('active');
+        expect((await inventory.events()).filter((e) => e.cardSerial === 7007).length).toBe(2);
+        await expect(inventory.db.query("UPDATE cards SET status = 'stolen' WHERE serial = '7007'")).rejects.toThrow();
+      } finally {
+        await inventory.close();
       }
     });
   });

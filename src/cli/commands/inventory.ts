@@ -5,7 +5,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../../errors.js';
 import { parseDuration } from '../../operations/ca/validity.js';
-import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus } from '../../operations/inventory/inventory.js';
+import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus, type InventoryEvent } from '../../operations/inventory/inventory.js';
 import type { Output } from '../output.js';
 
 export interface InventoryFlags {
@@ -46,20 +46,24 @@ async function withInventory<T>(flags: InventoryFlags, work: (inventory: Invento
   }
 }
 
-const CSV_COLUMNS = ['id', 'person', 'card_serial', 'card_virtual', 'firmware', 'slot', 'algorithm', 'fingerprint', 'status', 'certificate_serial', 'certificate_not_after', 'ssh_certificates', 'hosts', 'created_at', 'updated_at'];
+const CSV_COLUMNS = ['id', 'person', 'card_serial', 'card_virtual', 'card_status', 'firmware', 'slot', 'algorithm', 'fingerprint', 'status', 'certificate_serial', 'certificate_not_after', 'ssh_certificates', 'hosts', 'created_at', 'updated_at'];
 
 function csvRow(r: EnrollmentRecord): Array<string | number> {
   return [
-    r.id, r.person, r.cardSerial ?? '', r.cardVirtual ? 'yes' : '', r.firmware ?? '', r.slot, r.algorithm, r.fingerprint, r.status, r.certificateSerial ?? '', r.certificateNotAfter ?? '',
+    r.id, r.person, r.cardSerial ?? '', r.cardVirtual ? 'yes' : '', r.cardStatus ?? '', r.firmware ?? '', r.slot, r.algorithm, r.fingerprint, r.status, r.certificateSerial ?? '', r.certificateNotAfter ?? '',
     r.caCertificates.map((c) => `${c.serial}${c.revokedAt ? ' (revoked)' : ''} until ${c.validBefore}`).join('; '),
     r.deployments.map((d) => `${d.host} ${d.state}`).join('; '),
     r.createdAt, r.updatedAt,
   ];
 }
 
-/** The card column: its serial, marked when it is the embedded virtual card (secrets in clear, never a real card). */
+/**
+ * The card column: its serial, marked when it is the embedded virtual card (secrets in clear, never a real card), and
+ * when it is no longer in use (lost: retired; reset: its keys are gone).
+ */
 function cardLabel(r: EnrollmentRecord): string {
-  return `${r.cardSerial === undefined ? '-' : String(r.cardSerial)}${r.cardVirtual ? ' (virtual)' : ''}`;
+  const marks = [r.cardVirtual ? 'virtual' : undefined, r.cardStatus && r.cardStatus !== 'active' ? r.cardStatus : undefined].filter(Boolean);
+  return `${r.cardSerial === undefined ? '-' : String(r.cardSerial)}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`;
 }
 
 function table(records: EnrollmentRecord[]): string {
@@ -100,7 +104,9 @@ export async function runInventoryShow(what: string, flags: InventoryFlags, outp
   const filter: EnrollmentFilter = what.startsWith('SHA256:') ? { fingerprint: what, status: 'all' } : /^\d+$/.test(what) ? { cardSerial: Number(what), status: 'all' } : { person: what, status: 'all' };
   const found = await withInventory(flags, async (inventory) => {
     const records = await inventory.enrollments(filter);
-    return Promise.all(records.map(async (r) => ({ ...r, events: await inventory.events(r.id) })));
+    const cardEvents = new Map<number, InventoryEvent[]>();
+    for (const serial of new Set(records.map((r) => r.cardSerial).filter((c): c is number => c !== undefined))) cardEvents.set(serial, await inventory.cardEvents(serial));
+    return Promise.all(records.map(async (r) => ({ ...r, events: await inventory.events(r.id), cardEvents: r.cardSerial === undefined ? [] : cardEvents.get(r.cardSerial)! })));
   });
   if (found.length === 0) {
     output.error(`nothing in the inventory for "${what}" (a person, a card serial, or a SHA256:… fingerprint)`);
@@ -113,11 +119,18 @@ export async function runInventoryShow(what: string, flags: InventoryFlags, outp
   const lines: string[] = [];
   for (const r of found) {
     lines.push(`Enrollment ${r.id}: ${r.person}, ${r.status}${r.replacedBy ? ` (replaced by ${r.replacedBy})` : ''}`);
-    lines.push(`  card ${r.cardSerial ?? '(no serial)'}${r.cardVirtual ? ' (the embedded virtual card: test only)' : ''}${r.firmware ? `, firmware ${r.firmware}` : ''}, slot ${r.slot}, ${r.algorithm}, ${r.fingerprint}`);
+    lines.push(`  card ${r.cardSerial ?? '(no serial)'}${r.cardVirtual ? ' (the embedded virtual card: test only)' : ''}${r.cardStatus && r.cardStatus !== 'active' ? ` (card ${r.cardStatus})` : ''}${r.firmware ? `, firmware ${r.firmware}` : ''}, slot ${r.slot}, ${r.algorithm}, ${r.fingerprint}`);
     if (r.certificateNotAfter) lines.push(`  X.509 certificate ${r.certificateSerial ?? ''} until ${r.certificateNotAfter}`);
     for (const c of r.caCertificates) lines.push(`  SSH certificate ${c.serial} from ${c.caDir} (${c.principals.join(', ')}) until ${c.validBefore}${c.revokedAt ? `, revoked ${c.revokedAt}` : ''}`);
     for (const d of r.deployments) lines.push(`  host ${d.host}: ${d.state}${d.detail ? ` (${d.detail})` : ''}, ${d.updatedAt}`);
     for (const e of r.events) lines.push(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ''}`);
+  }
+  const shown = new Set<number>();
+  for (const r of found) {
+    if (r.cardSerial === undefined || shown.has(r.cardSerial) || r.cardEvents.length === 0) continue;
+    shown.add(r.cardSerial);
+    lines.push(`Card ${r.cardSerial}: ${r.cardStatus ?? 'active'}`);
+    for (const e of r.cardEvents) lines.push(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ''}`);
   }
   output.result(lines.join('\n'));
   return 0;

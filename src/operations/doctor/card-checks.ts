@@ -63,7 +63,7 @@ export async function checkCard(session: PivSession, inspection: CardInspection,
       area: 'card',
       severity: 'problem',
       summary: inspection.pinAttemptsRemaining === 0 ? 'the PIN is blocked' : 'only one PIN try is left',
-      advice: 'unblock the PIN with the PUK (ykman piv access unblock-pin)',
+      advice: 'unblock the PIN with the PUK (piv-enroll pin unblock)',
     });
   }
   const defaults = [

@@ -115,7 +115,7 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
 
   if (options.backend.kind === 'pkcs11') errors.push(...pkcs11BackendProblems(options, inspection, warnings));
 
-  if (inspection.pinAttemptsRemaining === 0) errors.push('the PIN is blocked: unblock it with the PUK first (ykman piv access unblock-pin)');
+  if (inspection.pinAttemptsRemaining === 0) errors.push('the PIN is blocked: unblock it with the PUK first (piv-enroll pin unblock)');
   else if (inspection.pinAttemptsRemaining === 1 && inspection.pinIsDefault !== true && !options.card.allowLastPinTry) {
     // Not --force: replacing a slot is one decision, spending the last PIN try another.
     errors.push('only one PIN try is left: a wrong PIN would block the card; give --allow-last-pin-try to try anyway, or unblock the PIN with the PUK first');

@@ -13,6 +13,27 @@ import { POSTGRES_URL } from './postgres.js';
 
 export type EnrollmentStatus = 'active' | 'replaced' | 'revoked';
 export type DeploymentState = 'present' | 'removed' | 'failed';
+/** active: in use; lost: retired (its keys taken off every host, its certificates revoked); reset: its keys are gone. */
+export type CardStatus = 'active' | 'lost' | 'reset';
+
+/** A card as the inventory knows it. */
+export interface CardRecord {
+  serial: number;
+  firmware?: string;
+  reader?: string;
+  virtual: boolean;
+  status: CardStatus;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/** The card an event is about: the row is made if the inventory does not know the card yet. */
+export interface CardIdentity {
+  serial: number;
+  firmware?: string;
+  reader?: string;
+  virtual?: boolean;
+}
 
 export interface NewEnrollment {
   person: string;
@@ -50,6 +71,7 @@ export interface EnrollmentRecord {
   cardSerial?: number;
   /** The card is the embedded virtual card (test and demonstration only). */
   cardVirtual?: boolean;
+  cardStatus?: CardStatus;
   firmware?: string;
   slot: string;
   algorithm: string;
@@ -89,6 +111,8 @@ export interface InventoryEvent {
   at: string;
   kind: string;
   enrollmentId?: number;
+  /** The card the event is about (card-level events: PIN change, unblock, reset, lost). */
+  cardSerial?: number;
   detail?: string;
 }
 
@@ -181,7 +205,7 @@ export class Inventory {
       if (input.card) {
         const [card] = await db.query<{ id: number }>(
           `INSERT INTO cards (serial, firmware, reader, virtual, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (serial) DO UPDATE SET firmware = excluded.firmware, reader = excluded.reader, virtual = excluded.virtual, last_seen = excluded.last_seen RETURNING id`,
+           ON CONFLICT (serial) DO UPDATE SET firmware = excluded.firmware, reader = excluded.reader, virtual = excluded.virtual, last_seen = excluded.last_seen, status = 'active' RETURNING id`,
           [String(input.card.serial), input.card.firmware ?? null, input.card.reader ?? null, input.card.virtual ? 1 : 0, at, at],
         );
         cardId = Number(card!.id);
@@ -258,7 +282,7 @@ export class Inventory {
     if (filter.cardSerial !== undefined) (conditions.push('c.serial = ?'), params.push(String(filter.cardSerial)));
     if (filter.fingerprint !== undefined) (conditions.push('e.fingerprint = ?'), params.push(filter.fingerprint));
     const rows = await this.db.query(
-      `SELECT e.*, p.name AS person, c.serial AS card_serial, c.firmware AS firmware, c.virtual AS card_virtual
+      `SELECT e.*, p.name AS person, c.serial AS card_serial, c.firmware AS firmware, c.virtual AS card_virtual, c.status AS card_status
        FROM enrollments e JOIN people p ON p.id = e.person_id LEFT JOIN cards c ON c.id = e.card_id
        ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY e.id`,
       params,
@@ -285,6 +309,7 @@ export class Inventory {
       person: String(row.person),
       cardSerial: row.card_serial === null || row.card_serial === undefined ? undefined : Number(row.card_serial),
       cardVirtual: row.card_virtual === null || row.card_virtual === undefined ? undefined : Number(row.card_virtual) === 1,
+      cardStatus: text(row.card_status) as CardStatus | undefined,
       firmware: text(row.firmware),
       slot: String(row.slot),
       algorithm: String(row.algorithm),
@@ -336,7 +361,51 @@ export class Inventory {
   }
 
   async events(enrollmentId?: number): Promise<InventoryEvent[]> {
-    const rows = await this.db.query(`SELECT * FROM events ${enrollmentId === undefined ? '' : 'WHERE enrollment_id = ?'} ORDER BY id`, enrollmentId === undefined ? [] : [enrollmentId]);
-    return rows.map((r) => ({ at: String(r.at), kind: String(r.kind), enrollmentId: r.enrollment_id === null ? undefined : Number(r.enrollment_id), detail: text(r.detail) }));
+    const rows = await this.db.query(
+      `SELECT ev.*, c.serial AS card_serial FROM events ev LEFT JOIN cards c ON c.id = ev.card_id ${enrollmentId === undefined ? '' : 'WHERE ev.enrollment_id = ?'} ORDER BY ev.id`,
+      enrollmentId === undefined ? [] : [enrollmentId],
+    );
+    return rows.map(eventFrom);
   }
+
+  /** The card with this serial, or undefined when the inventory never saw it. */
+  async card(serial: number): Promise<CardRecord | undefined> {
+    const [row] = await this.db.query('SELECT * FROM cards WHERE serial = ?', [String(serial)]);
+    if (!row) return undefined;
+    return {
+      serial: Number(row.serial), firmware: text(row.firmware), reader: text(row.reader), virtual: Number(row.virtual) === 1,
+      status: String(row.status) as CardStatus, firstSeen: String(row.first_seen), lastSeen: String(row.last_seen),
+    };
+  }
+
+  /**
+   * Records something that happened to a card (not to one enrollment): a PIN change, an unblock, a reset, its loss.
+   * The card's row is made if needed; `status` changes the card's status in the same transaction.
+   */
+  async recordCardEvent(card: CardIdentity, kind: string, detail: string, status?: CardStatus): Promise<void> {
+    const at = this.stamp();
+    await this.db.transaction(async (db) => {
+      const [row] = await db.query<{ id: number }>(
+        `INSERT INTO cards (serial, firmware, reader, virtual, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (serial) DO UPDATE SET firmware = COALESCE(excluded.firmware, cards.firmware), reader = COALESCE(excluded.reader, cards.reader), last_seen = excluded.last_seen RETURNING id`,
+        [String(card.serial), card.firmware ?? null, card.reader ?? null, card.virtual ? 1 : 0, at, at],
+      );
+      const cardId = Number(row!.id);
+      if (status !== undefined) await db.query('UPDATE cards SET status = ? WHERE id = ?', [status, cardId]);
+      await db.query('INSERT INTO events (at, kind, enrollment_id, card_id, detail) VALUES (?, ?, NULL, ?, ?)', [at, kind, cardId, detail]);
+    });
+  }
+
+  /** The card's own events (PIN change, unblock, reset, lost), oldest first. */
+  async cardEvents(serial: number): Promise<InventoryEvent[]> {
+    const rows = await this.db.query('SELECT ev.*, c.serial AS card_serial FROM events ev JOIN cards c ON c.id = ev.card_id WHERE c.serial = ? ORDER BY ev.id', [String(serial)]);
+    return rows.map(eventFrom);
+  }
+}
+
+function eventFrom(r: Row): InventoryEvent {
+  return {
+    at: String(r.at), kind: String(r.kind), enrollmentId: r.enrollment_id === null || r.enrollment_id === undefined ? undefined : Number(r.enrollment_id),
+    cardSerial: r.card_serial === null || r.card_serial === undefined ? undefined : Number(r.card_serial), detail: text(r.detail),
+  };
 }

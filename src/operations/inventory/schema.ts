@@ -91,4 +91,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // stops before the move leaves it there, and the next run must know which slot to clear.
     statements: () => ['ALTER TABLE rekeys ADD COLUMN staging_slot TEXT'],
   },
+  {
+    version: 7,
+    description: 'card status and card events',
+    // A card's later life (PIN changed, unblocked, reset, lost) is about the card, not one enrollment: events name the
+    // card, and a card is active, lost (retired: its keys off every host) or reset (its keys are gone).
+    statements: (d) => [
+      "ALTER TABLE cards ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'lost', 'reset'))",
+      `ALTER TABLE events ADD COLUMN card_id ${reference(d)} REFERENCES cards(id)`,
+      'CREATE INDEX events_by_card ON events (card_id)',
+    ],
+  },
 ];
