@@ -23,6 +23,8 @@ export interface EnrollmentConnection {
   /** The embedded virtual card stands in because no card was found: never recorded, deployed or certified. */
   standIn: boolean;
   inspect(slot: number): Promise<CardInspection>;
+  /** APDUs we sent to the card so far; absent through a PKCS#11 backend (the module's own are not seen). */
+  apduCount?(): number;
   /** Runs `work` with the card held exclusively for the whole enrollment. */
   withTarget<T>(work: (target: EnrollmentTarget) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -57,6 +59,7 @@ export async function connectForEnrollment(options: EnrollOptions, fallback: Fal
     notices,
     virtual: card.readerName === undefined,
     standIn: card.fallbackReason !== undefined,
+    apduCount: () => card.apdus(),
     inspect: (slot) => card.session.transaction(() => inspectCard(card.session, slot)),
     withTarget: (work) => card.session.transaction(() => work(target)),
     close: () => card.close(),
