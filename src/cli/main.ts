@@ -59,6 +59,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--keep-default-credentials', 'do not replace a factory-default PIN, PUK or management key (not recommended)')
     .option('--yes', 'never ask: fail with the list of everything missing instead')
     .option('--json', 'print one JSON object (and no progress)')
+    .option('--verbose', 'print where the time went on stderr: each step\'s milliseconds and APDUs (as --json\'s timings)')
     .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN)')
     .option('--new-pin-file <file>', 'the new PIN for a factory-fresh card (or PIV_NEW_PIN)')
     .option('--puk-file <file>', 'the PUK (or PIV_PUK)')

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NoCardError, NoReaderError, PcscServiceError } from '../transport/pcsc/errors.js';
+import { CountingTransport } from '../transport/counting-transport.js';
 import { TransportError } from '../transport/transport.js';
 import { openPcscCard } from '../transport/pcsc/pcsc-transport.js';
 import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
@@ -35,6 +36,8 @@ export interface OpenedCard {
   readerName?: string;
   /** Set when a virtual card file was created just now. */
   createdVirtualCard?: string;
+  /** APDUs sent to the card so far through this session (SELECT and GET VERSION of the opening included). */
+  apdus(): number;
   close(): Promise<void>;
 }
 
@@ -99,24 +102,27 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
     if (selection.firmware !== undefined || selection.serial !== undefined || (selection.faults ?? []).length > 0) {
       throw new UsageError('--firmware, --serial and --fault only apply to a virtual card (--virtual FILE)');
     }
-    const transport = await openPcscCard(selection.reader);
+    const transport = new CountingTransport(await openPcscCard(selection.reader));
     try {
-      return { session: await PivSession.open(transport, { allowLastPinTry: selection.allowLastPinTry }), readerName: transport.name, close: () => transport.close() };
+      const session = await PivSession.open(transport, { allowLastPinTry: selection.allowLastPinTry });
+      return { session, readerName: transport.name, apdus: () => transport.count, close: () => transport.close() };
     } catch (error) {
       await transport.close();
       throw error;
     }
   }
-  const { transport, created } = await openVirtualCard({
+  const { transport: virtual, created } = await openVirtualCard({
     file: selection.virtual,
     firmware: selection.firmware,
     serial: selection.serial,
     faults: parseFaults(selection.faults),
   });
+  const transport = new CountingTransport(virtual);
   const session = await PivSession.open(transport, { allowLastPinTry: selection.allowLastPinTry });
   return {
     session,
     createdVirtualCard: created ? selection.virtual : undefined,
+    apdus: () => transport.count,
     close: () => transport.close(),
   };
 }

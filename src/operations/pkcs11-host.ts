@@ -16,8 +16,8 @@
  * Tokens take turns in a process: the next one opens when the last one is released. Two tokens of one module in one
  * host share its library state (batch's second card failed with CKR_CRYPTOKI_ALREADY_INITIALIZED), and in two hosts
  * they step on each other's cards: OpenSC's C_Initialize connects the card in every reader, and its SELECTs on a
- * card between another instance's context-specific login and C_Sign broke that signature (CKR_BUFFER_TOO_SMALL,
- * seen with four readers behind cards paced like YubiKeys). A token left open does not hold the others for ever:
+ * card between another instance's context-specific login and C_Sign can reset that login. (The CKR_BUFFER_TOO_SMALL
+ * seen with four readers was another thing: C_GetSlotList while a card was swapped in, see pkcs11-token.ts.) A token left open does not hold the others for ever:
  * after one call's time bound the next opens anyway, in a host of its own. Each call is a round
  * trip over the IPC channel (~0.1 ms; v8 serialization, so Buffers arrive as Buffers, byte for byte).
  * Measured on enroll's checks through OpenSC and ykcs11 (6 signatures, virtual card behind pcscd): 104 ms

@@ -45,6 +45,26 @@ function isModuleError(error: unknown): boolean {
   return !(error instanceof PivEnrollError);
 }
 
+/** Slot lists asked for before a module whose cards keep changing is given up on. */
+const SLOT_LIST_ATTEMPTS = 5;
+
+/**
+ * The slots holding a token. pkcs11js asks the module twice, for the count and then for the list: a card inserted
+ * in another reader in between makes the second call CKR_BUFFER_TOO_SMALL (PKCS#11 2.40 §5.5, C_GetSlotList: the
+ * list is not fixed, and an application that finds its buffer too small asks again). Seen in a 4-reader batch:
+ * a card swapped in while another card's checks opened OpenSC failed all that card's PKCS#11 checks.
+ */
+async function slotsWithToken(module: Pkcs11Module, pkcs11: RemotePkcs11): Promise<Pkcs11Handle[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pkcs11.C_GetSlotList(true);
+    } catch (error) {
+      if (!isModuleError(error) || returnCode(error) !== 'CKR_BUFFER_TOO_SMALL') throw error;
+      if (attempt >= SLOT_LIST_ATTEMPTS) throw new Pkcs11Error(`${module.name} could not list its cards: CKR_BUFFER_TOO_SMALL ${attempt} times (cards inserted or removed all the while)`);
+    }
+  }
+}
+
 export class Pkcs11Token {
   private loggedIn: 'user' | 'so' | undefined;
 
@@ -83,7 +103,7 @@ export class Pkcs11Token {
     }
     try {
       const tokens: Pkcs11Handle[] = [];
-      for (const slot of await pkcs11.C_GetSlotList(true)) {
+      for (const slot of await slotsWithToken(module, pkcs11)) {
         if (reader === undefined || (await pkcs11.C_GetSlotInfo(slot)).slotDescription.trim().includes(reader)) tokens.push(slot);
       }
       if (tokens.length === 0) throw new Pkcs11Error(`${module.name} sees no card${reader ? ` in a reader named like "${reader}"` : ''} (is pcscd running and the card inserted?)`);

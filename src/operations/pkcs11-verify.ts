@@ -33,7 +33,8 @@ function check(ssh: string, legacy: boolean, module: string, outcome: { valid: b
  * A module's signature, tried a second time when the module refused the first (a return code; never after a timeout
  * or a wrong PIN). A PIN-always key's signature is a context-specific login and a C_Sign: any
  * program that SELECTs the card in between (another reader's check in a batch, pcsc_scan, a browser) resets the
- * login, and the module fails the C_Sign (OpenSC 0.23: CKR_BUFFER_TOO_SMALL, seen with four readers). A wrong
+ * login, and the module fails the C_Sign. (The CKR_BUFFER_TOO_SMALL once put down to this, in a 4-reader batch, came
+ * from C_GetSlotList while a card was swapped into another reader: pkcs11-token.ts asks for the list again.) A wrong
  * signature is not an error and is never retried: the check reports it.
  */
 async function signOnceMore(sign: () => Promise<Uint8Array>): Promise<Uint8Array> {

@@ -3,7 +3,9 @@
  * PKCS#11 2.40 headers: one token in one slot, a session, one object with a 256-byte CKA_VALUE, a "signature"
  * that is the data reversed, PIN 123456. Built with HANG=<function>, that function never returns: it waits
  * for a mutex it already holds, as OpenSC's C_Initialize once did in sc_lock. With CRASH=<function>, that
- * function dereferences NULL (as ykcs11 2.2's C_Sign does on a slot without a certificate).
+ * function dereferences NULL (as ykcs11 2.2's C_Sign does on a slot without a certificate). With SLOT_LIST_RACE=<n>,
+ * the first n slot lists are refused with CKR_BUFFER_TOO_SMALL after the count said one slot: what OpenSC answers
+ * when a card is inserted in another reader between the count and the list (seen in a 4-reader batch).
  * Handles are 64-bit values with distinct bytes, and each call checks the one it gets: a handle that did not
  * cross the process boundary intact is an error (CKR_SESSION_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID).
  */
@@ -33,6 +35,10 @@ const SOURCE = String.raw`
 #ifndef CRASH
 #define CRASH ""
 #endif
+#ifndef SLOT_LIST_RACE
+#define SLOT_LIST_RACE 0
+#endif
+static int slot_lists_refused;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static void hang(void) { pthread_mutex_lock(&lock); pthread_mutex_lock(&lock); }
@@ -52,6 +58,11 @@ static CK_RV GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR cou
   HANG_IF("C_GetSlotList");
   if (list != NULL) {
     if (*count < 1) return CKR_BUFFER_TOO_SMALL;
+    if (slot_lists_refused < SLOT_LIST_RACE) {
+      slot_lists_refused++;
+      *count = 2; /* a card appeared in another reader since the count */
+      return CKR_BUFFER_TOO_SMALL;
+    }
     list[0] = SLOT;
   }
   *count = 1;
@@ -187,14 +198,17 @@ export function cCompiler(): string | undefined {
   return undefined;
 }
 
-/** Compiles the stub into a fresh temporary directory; `hang` names the function that never returns, `crash` one that crashes. */
-export function buildStubModule(compiler: string, hang?: string, crash?: string): string {
+/**
+ * Compiles the stub into a fresh temporary directory; `hang` names the function that never returns, `crash` one that
+ * crashes; `slotListRace` is how many slot lists are refused as if a card had just been inserted elsewhere.
+ */
+export function buildStubModule(compiler: string, hang?: string, crash?: string, slotListRace = 0): string {
   if (!existsSync(join(HEADERS, 'pkcs11.h'))) throw new Error(`pkcs11js's PKCS#11 headers are not in ${HEADERS}`);
   const dir = mkdtempSync(join(tmpdir(), 'stub-pkcs11-'));
   const source = join(dir, 'stub.c');
   writeFileSync(source, SOURCE);
-  const library = join(dir, `stub-${hang ?? crash ?? 'ok'}.so`);
-  const behaviour = [...(hang ? [`-DHANG="${hang}"`] : []), ...(crash ? [`-DCRASH="${crash}"`] : [])];
+  const library = join(dir, `stub-${hang ?? crash ?? (slotListRace > 0 ? `race${slotListRace}` : 'ok')}.so`);
+  const behaviour = [...(hang ? [`-DHANG="${hang}"`] : []), ...(crash ? [`-DCRASH="${crash}"`] : []), ...(slotListRace > 0 ? [`-DSLOT_LIST_RACE=${slotListRace}`] : [])];
   execFileSync(compiler, ['-shared', '-fPIC', '-O0', '-Wall', '-Werror', '-I', HEADERS, ...behaviour, '-o', library, source, '-lpthread']);
   return library;
 }

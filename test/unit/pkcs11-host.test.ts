@@ -39,6 +39,22 @@ describe.skipIf(!compiler || !pkcs11jsBuilt)('PKCS#11 modules in a host process,
       modules[hang] = { name: `stub-${hang}`, path: buildStubModule(compiler!, hang === 'ok' ? undefined : hang) };
     }
     modules.crash = { name: 'stub-crash', path: buildStubModule(compiler!, undefined, 'C_Sign') };
+    modules.race = { name: 'stub-race', path: buildStubModule(compiler!, undefined, undefined, 2) };
+    modules.raceForEver = { name: 'stub-race-for-ever', path: buildStubModule(compiler!, undefined, undefined, 1000) };
+  });
+
+  test('a slot list refused because a card came or went between the count and the list (CKR_BUFFER_TOO_SMALL) is asked again', async () => {
+    // Seen in a 4-reader batch: a card swapped into another reader while one card's checks opened OpenSC.
+    const token = await Pkcs11Token.open(modules.race!, 'Stub Reader', timeouts);
+    try {
+      expect((await token.info()).reader).toBe(STUB_SLOT_DESCRIPTION);
+    } finally {
+      await token.close();
+    }
+    // Cards that never stop changing: a bounded number of tries, then a typed error naming the module and the code.
+    const refused = await Pkcs11Token.open(modules.raceForEver!, 'Stub Reader', timeouts).then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(Pkcs11Error);
+    expect((refused as Error).message).toMatch(/stub-race-for-ever could not list its cards: CKR_BUFFER_TOO_SMALL/);
   });
 
   test('handles and data cross the boundary byte for byte; the module sees its own handles back', async () => {

@@ -29,4 +29,22 @@ describe('StepTimer', () => {
     now += 12.34;
     expect(timer.finish()).toEqual({ key: { ms: 12.3 } });
   });
+
+  test('counting starts when the card is opened (the step in progress from 0) and stops when it is let go', () => {
+    let now = 0;
+    let apdus = 0;
+    const timer = new StepTimer(() => now);
+    timer.mark('connect');
+    now += 10;
+    timer.countApdus(() => apdus); // the card just opened, with SELECT and GET VERSION sent
+    apdus += 2;
+    timer.mark('verify');
+    now += 5; apdus += 4;
+    timer.countApdus(undefined); // let go: what verify sent stays verify's
+    apdus += 30; // a PKCS#11 module's APDUs: not ours
+    now += 1;
+    timer.mark('pkcs11');
+    now += 100;
+    expect(timer.finish()).toEqual({ connect: { ms: 10, apdus: 2 }, verify: { ms: 6, apdus: 4 }, pkcs11: { ms: 100 } });
+  });
 });

@@ -57,6 +57,25 @@ describe('piv-enroll enroll (command line)', () => {
     expect(result.stdout + result.stderr).not.toContain('24681357'); // the PIN never shows
   });
 
+  test('--verbose: where the time went on stderr, per step, with the APDUs of each (the same figures as --json timings)', async () => {
+    const dir = scratch();
+    const result = await run(process.execPath, [CLI, 'enroll', '--virtual', join(dir, 'card.json'), '--user', 'gofish543', '--keep-default-credentials', '--inventory', 'none', '--yes', '--json', '--verbose'], { env: {} });
+    expect(result.code, result.stderr).toBe(0);
+    const { timings } = JSON.parse(result.stdout); // stdout stays the one JSON object
+    expect(Object.keys(timings)).toEqual(['connect', 'inspect', 'authenticate', 'key', 'certificate', 'export', 'verify', 'pkcs11', 'inventory']);
+    // Opening the card: SELECT and GET VERSION at least. The checks of an RSA-2048 PIN-always key: ssh-rsa and
+    // rsa-sha2-512 each a VERIFY and a GENERAL AUTHENTICATE (rsa-sha2-256 is the certificate's own signature).
+    expect(timings.connect.apdus).toBeGreaterThanOrEqual(2);
+    expect(timings.verify.apdus).toBe(4);
+    // Once the card is let go, APDUs are not ours to count: no figure rather than a wrong 0.
+    expect(timings.pkcs11.apdus).toBeUndefined();
+    expect(timings.inventory.apdus).toBeUndefined();
+    const table = result.stderr.slice(result.stderr.indexOf('Where the time went:'));
+    expect(table).toMatch(/^ {2}verify +\d+ ms +4 APDUs$/m);
+    const total = (Object.values(timings) as Array<{ apdus?: number }>).reduce((sum, t) => sum + (t.apdus ?? 0), 0);
+    expect(table).toMatch(new RegExp(`^  total +\\d+ ms +${total} APDUs$`, 'm'));
+  });
+
   test('--yes with nothing given: every missing input listed at once, exit 2, the card untouched', async () => {
     const file = join(scratch(), 'card.json');
     const result = await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--yes'], { env: { PIV_NEW_PIN: '', PIV_NEW_PUK: '' } });

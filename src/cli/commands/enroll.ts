@@ -18,8 +18,8 @@ import { resolvePolicy } from '../../operations/policy/load.js';
 import type { SitePolicy } from '../../operations/policy/types.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
-import { enrollmentJson, enrollmentSummary } from '../enroll/report.js';
 import { askDeployStep } from '../enroll/deploy-step.js';
+import { enrollmentJson, enrollmentSummary, timingsTable } from '../enroll/report.js';
 import { askForMissing, MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
@@ -57,6 +57,8 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   keepDefaultCredentials?: boolean;
   yes?: boolean;
   json?: boolean;
+  /** Print where the time went, per step, on stderr. */
+  verbose?: boolean;
   pinFile?: string;
   newPinFile?: string;
   pukFile?: string;
@@ -196,6 +198,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   if (outcome.status === 'declined') return 1;
   const { enrollment, failedChecks, unreachedHosts } = outcome;
   output.result(flags.json ? JSON.stringify(enrollmentJson(enrollment), null, 2) : enrollmentSummary(enrollment));
+  if (flags.verbose && enrollment.timings) output.notice(timingsTable(enrollment.timings)); // stderr: --json's stdout stays one object
   if (failedChecks.length > 0) {
     throw new EnrollmentError(
       `signatures through ${[...new Set(failedChecks.map((c) => c.module ?? c.path))].join(', ')} failed for ${[...new Set(failedChecks.map((c) => c.algorithm))].join(', ')}: ` +

@@ -2,6 +2,7 @@
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { summarize } from '../../operations/deploy/deploy-key.js';
 import type { FinishedEnrollment } from '../../operations/enroll/enroll-card.js';
+import type { StepTimings } from '../../operations/enroll/step-timer.js';
 
 export function enrollmentJson(result: FinishedEnrollment): Record<string, unknown> {
   return {
@@ -52,3 +53,20 @@ export function enrollmentSummary(result: FinishedEnrollment): string {
   return lines.join('\n');
 }
 
+
+/**
+ * `enroll --verbose`: where the time went, step by step (the same figures as --json's `timings`), with the APDUs
+ * piv-enroll sent in each step. A PKCS#11 module's own APDUs are not seen from here: those steps say so.
+ */
+export function timingsTable(timings: StepTimings): string {
+  const steps = Object.entries(timings);
+  const total = steps.reduce((sum, [, t]) => sum + t.ms, 0);
+  const apdus = steps.reduce((sum, [, t]) => sum + (t.apdus ?? 0), 0);
+  const width = Math.max(5, ...steps.map(([step]) => step.length));
+  const row = (name: string, ms: number, count: string): string => `  ${name.padEnd(width)} ${ms.toFixed(0).padStart(7)} ms  ${count}`;
+  return [
+    'Where the time went:',
+    ...steps.map(([step, t]) => row(step, t.ms, t.apdus !== undefined ? `${String(t.apdus).padStart(4)} APDUs` : step === 'pkcs11' ? '   (the modules\' APDUs are not counted here)' : '')),
+    row('total', total, `${String(apdus).padStart(4)} APDUs`),
+  ].map((line) => line.trimEnd()).join('\n');
+}

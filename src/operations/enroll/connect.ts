@@ -24,6 +24,8 @@ export interface EnrollmentConnection {
   standIn: boolean;
   /** `readDevice`: also the form factor and FIPS flag (a site policy restricts them). */
   inspect(slot: number, readDevice?: boolean): Promise<CardInspection>;
+  /** APDUs we sent to the card so far; absent through a PKCS#11 backend (the module's own are not seen). */
+  apduCount?(): number;
   /** Runs `work` with the card held exclusively for the whole enrollment. */
   withTarget<T>(work: (target: EnrollmentTarget) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -58,6 +60,7 @@ export async function connectForEnrollment(options: EnrollOptions, fallback: Fal
     notices,
     virtual: card.readerName === undefined,
     standIn: card.fallbackReason !== undefined,
+    apduCount: () => card.apdus(),
     inspect: (slot, readDevice) => card.session.transaction(() => inspectCard(card.session, slot, readDevice)),
     withTarget: (work) => card.session.transaction(() => work(target)),
     close: () => card.close(),

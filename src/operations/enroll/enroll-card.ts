@@ -113,6 +113,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
     dependencies.generateKeyPair = (algorithm) => (algorithm.name === options.algorithm.name ? early : defaultEnrollDependencies.generateKeyPair(algorithm));
   }
   const connection = await connectForEnrollment(options, standInPolicy(request));
+  timer.countApdus(connection.apduCount);
   let inventory: Inventory | undefined;
   try {
     // A stand-in virtual card is a demonstration: it goes into no inventory (a named one was refused above).
@@ -149,6 +150,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
       pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
     } finally {
+      timer.countApdus(undefined);
       await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
     }
     timer.mark('pkcs11');

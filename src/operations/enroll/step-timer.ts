@@ -16,14 +16,29 @@ export interface StepTiming {
 export type StepTimings = Record<string, StepTiming>;
 
 export class StepTimer {
-  private current: { step: TimedStep; startedAt: number; apdusAtStart?: number } | undefined;
+  private current: { step: TimedStep; startedAt: number; apdusAtStart?: number; apdusCounted?: number } | undefined;
   private readonly totals: StepTimings = {};
 
   constructor(
     private readonly now: () => number = () => performance.now(),
     /** APDUs sent so far (e.g. a counting transport's); absent: timings without APDU counts. */
-    private readonly apduCount?: () => number,
+    private apduCount?: () => number,
   ) {}
+
+  /**
+   * Counts APDUs from now on with `counter` (a card just opened: the step in progress counts from 0, the card's
+   * opening included), or stops counting (undefined: the card was let go; later steps, such as a PKCS#11 module's
+   * checks, send APDUs this process does not see, so they get no count rather than a wrong 0).
+   */
+  countApdus(counter: (() => number) | undefined): void {
+    const open = this.current;
+    if (open && !this.apduCount && counter) open.apdusAtStart = 0;
+    if (open && this.apduCount && !counter && open.apdusAtStart !== undefined) {
+      open.apdusCounted = this.apduCount() - open.apdusAtStart;
+      open.apdusAtStart = undefined;
+    }
+    this.apduCount = counter;
+  }
 
   /** Starts `step` (ending the one before); the same step again is a no-op. */
   mark(step: TimedStep): void {
@@ -52,6 +67,7 @@ export class StepTimer {
     this.current = undefined;
     const total = (this.totals[open.step] ??= { ms: 0 });
     total.ms += this.now() - open.startedAt;
-    if (open.apdusAtStart !== undefined && this.apduCount) total.apdus = (total.apdus ?? 0) + this.apduCount() - open.apdusAtStart;
+    const apdus = open.apdusCounted ?? (open.apdusAtStart !== undefined && this.apduCount ? this.apduCount() - open.apdusAtStart : undefined);
+    if (apdus !== undefined) total.apdus = (total.apdus ?? 0) + apdus;
   }
 }
