@@ -20,7 +20,7 @@ test('an inventory written by a newer piv-enroll is refused, not damaged', async
   const inventory = await Inventory.open(newer);
   await inventory.db.query("INSERT INTO schema_migrations (version, description, applied_at) VALUES (99, 'future', 'x')");
   await inventory.close();
-  await expect(Inventory.open(newer)).rejects.toThrow(/schema version 99, newer than this piv-enroll knows \(4\)/);
+  await expect(Inventory.open(newer)).rejects.toThrow(/schema version 99, newer than this piv-enroll knows \(5\)/);
 });
 
 test('a file that is not a database gives a clear error', async () => {

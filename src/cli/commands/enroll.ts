@@ -14,6 +14,7 @@ import { describePlan, type MissingInput } from '../../operations/enroll/plan.js
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { enrollmentJson, enrollmentSummary } from '../enroll/report.js';
@@ -34,7 +35,7 @@ export interface EnrollCaFlags {
   caPinFile?: string;
 }
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -169,6 +170,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
     ca: flags.ca === undefined ? undefined : caStepOf(flags, flags.ca, environment, interactive),
+    attestation: await attestationRequirement(flags),
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
