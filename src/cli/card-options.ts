@@ -32,7 +32,7 @@ export function addCardOptions(command: Command): Command {
     .option('--firmware <version>', 'firmware of a virtual card being created (e.g. 4.3.7, 5.4.3, 5.7.2)')
     .addOption(new Option('--serial <n>', 'serial of a virtual card being created').argParser(parseSerial))
     .option('--allow-last-pin-try', 'try the PIN even when only one try is left (a wrong PIN then blocks the card)')
-    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space').argParser(collect).hideHelp());
+    .addOption(new Option('--fault <name>', 'make the virtual card misbehave (repeatable): corrupt-signature, wrong-certificate, no-space, attest-other-key, attest-other-serial, attest-broken-signature, attest-wrong-chain').argParser(collect).hideHelp());
 }
 
 export interface CardFlags {

@@ -14,6 +14,7 @@ import { registerCardLifeCommands } from './register-card-life.js';
 import { registerDeployCommand } from './register-deploy.js';
 import { registerX509Commands } from './register-x509.js';
 import type { AttestFlags } from './commands/attest.js';
+import { addAttestationOptions } from './attestation-options.js';
 import type { BatchFlags } from './commands/batch.js';
 import type { EnrollFlags } from './commands/enroll.js';
 import type { OffboardFlags } from './commands/offboard.js';
@@ -41,7 +42,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runStatus({ ...cardSelection(flags), json: flags.json, policy: flags.policy }, output));
     });
 
-  addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)'))))
+  addAttestationOptions(addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))))
     .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
     .option('--algorithm <name>', 'RSA2048 (default), RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has); with --import, the key\'s own')
     .option('--pin-policy <policy>', 'default (9c: always), never, once, always')

@@ -76,6 +76,35 @@ export function inventoryContract(name: string, open: (now: () => Date) => Promi
       }
     });
 
+    test('attestation evidence is kept per enrollment: certificates, facts, verdict, trust, policy verdict', async () => {
+      const inventory = await open(now);
+      try {
+        const id = await inventory.recordEnrollment({ person: 'fay', card: { serial: 3003 }, slot: '9A', algorithm: 'ECCP256', fingerprint: 'SHA256:fay', authorizedKey: KEY, options: {} });
+        const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+        await inventory.recordAttestation(id, {
+          attestationPem: pem, deviceCertificatePem: pem, facts: { serial: 3003, pinPolicy: 'ONCE', fips: false }, verdict: 'verified',
+          chain: ['CN=YubiKey PIV Attestation 9a', 'CN=Yubico PIV Attestation', 'CN=Yubico PIV Root CA Serial 263751'], trust: 'Yubico', policyVerdict: { allowed: true, reasons: [] },
+        });
+        await inventory.recordAttestation(id, { verdict: 'other-serial', verdictMessage: 'the attestation is for serial 1, but the card is 3003', chain: [], trust: 'Yubico' });
+        expect(await inventory.attestations(id)).toEqual([
+          {
+            attestationPem: pem, deviceCertificatePem: pem, facts: { serial: 3003, pinPolicy: 'ONCE', fips: false }, verdict: 'verified', verdictMessage: undefined,
+            chain: ['CN=YubiKey PIV Attestation 9a', 'CN=Yubico PIV Attestation', 'CN=Yubico PIV Root CA Serial 263751'], trust: 'Yubico', policyVerdict: { allowed: true, reasons: [] },
+            createdAt: clock.toISOString(),
+          },
+          {
+            attestationPem: undefined, deviceCertificatePem: undefined, facts: undefined, verdict: 'other-serial', verdictMessage: 'the attestation is for serial 1, but the card is 3003',
+            chain: [], trust: 'Yubico', policyVerdict: undefined, createdAt: clock.toISOString(),
+          },
+        ]);
+        expect((await inventory.events(id)).map((e) => e.kind)).toEqual(['enroll', 'attest', 'attest']);
+        const other = await inventory.recordEnrollment({ person: 'fay', card: { serial: 3004 }, slot: '9A', algorithm: 'ECCP256', fingerprint: 'SHA256:fay-2', authorizedKey: KEY, options: {} });
+        expect(await inventory.attestations(other)).toEqual([]);
+      } finally {
+        await inventory.close();
+      }
+    });
+
     test('escrow (migration 6): per card, the newest row wins; storing and opening are events, without the ciphertext', async () => {
       const inventory = await open(now);
       try {

@@ -5,7 +5,6 @@ import { expect, test } from 'vitest';
 import { Inventory } from '../../src/operations/inventory/inventory.js';
 import { SCHEMA_VERSION } from '../../src/operations/inventory/migrate.js';
 import { inventoryContract } from '../support/inventory-contract.js';
-import { SCHEMA_VERSION } from '../../src/operations/inventory/migrate.js';
 
 const file = join(mkdtempSync(join(tmpdir(), 'piv-enroll-inventory-')), 'state', 'inventory.sqlite');
 inventoryContract('SQLite', (now) => Inventory.open(file, now));

@@ -16,6 +16,7 @@ import { defaultVirtualCardFile, type CardSelection } from '../../operations/ope
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
 import { resolvePolicy } from '../../operations/policy/load.js';
 import type { SitePolicy } from '../../operations/policy/types.js';
+import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { cancellation } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { askDeployStep } from '../enroll/deploy-step.js';
@@ -37,7 +38,7 @@ export interface EnrollCaFlags {
   caPinFile?: string;
 }
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -180,6 +181,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
     ca: caDir === undefined ? undefined : caStepOf(flags, caDir, environment, interactive),
+    attestation: await attestationRequirement(flags),
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),

@@ -5,7 +5,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../../errors.js';
 import { parseDuration } from '../../operations/ca/validity.js';
-import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus, type InventoryEvent } from '../../operations/inventory/inventory.js';
+import { defaultInventoryLocation, firstExpiry, hostsWithKey, Inventory, type AttestationRecord, type EnrollmentFilter, type EnrollmentRecord, type EnrollmentStatus, type InventoryEvent } from '../../operations/inventory/inventory.js';
 import type { Output } from '../output.js';
 
 export interface InventoryFlags {
@@ -99,6 +99,19 @@ export async function runInventoryExport(flags: InventoryFlags, output: Output):
   return 0;
 }
 
+/** The kept evidence: verdict, trust, chain, facts, policy verdict, and the certificates themselves. */
+function attestationLines(a: AttestationRecord): string[] {
+  const facts = Object.entries(a.facts ?? {}).map(([name, value]) => `${name} ${String(value)}`).join(', ');
+  const policy = a.policyVerdict ? `  policy: ${JSON.stringify(a.policyVerdict)}` : undefined;
+  return [
+    `  attestation: ${a.verdict}${a.verdictMessage ? ` (${a.verdictMessage})` : ''}, against ${a.trust}`,
+    ...(a.chain.length > 0 ? [`    chain: ${a.chain.map((c) => c.replace(/\n/g, ', ')).join(' ← ')}`] : []),
+    ...(facts ? [`    facts: ${facts}`] : []),
+    ...(policy ? [`  ${policy}`] : []),
+    ...[a.attestationPem, a.deviceCertificatePem].filter((p): p is string => p !== undefined).flatMap((pem) => pem.trimEnd().split('\n').map((l) => `    ${l}`)),
+  ];
+}
+
 /** One person, card serial or SHA256 fingerprint: every enrollment of it, with its history. */
 export async function runInventoryShow(what: string, flags: InventoryFlags, output: Output): Promise<number> {
   const filter: EnrollmentFilter = what.startsWith('SHA256:') ? { fingerprint: what, status: 'all' } : /^\d+$/.test(what) ? { cardSerial: Number(what), status: 'all' } : { person: what, status: 'all' };
@@ -106,7 +119,7 @@ export async function runInventoryShow(what: string, flags: InventoryFlags, outp
     const records = await inventory.enrollments(filter);
     const cardEvents = new Map<number, InventoryEvent[]>();
     for (const serial of new Set(records.map((r) => r.cardSerial).filter((c): c is number => c !== undefined))) cardEvents.set(serial, await inventory.cardEvents(serial));
-    return Promise.all(records.map(async (r) => ({ ...r, events: await inventory.events(r.id), cardEvents: r.cardSerial === undefined ? [] : cardEvents.get(r.cardSerial)! })));
+    return Promise.all(records.map(async (r) => ({ ...r, attestations: await inventory.attestations(r.id), events: await inventory.events(r.id), cardEvents: r.cardSerial === undefined ? [] : cardEvents.get(r.cardSerial)! })));
   });
   if (found.length === 0) {
     output.error(`nothing in the inventory for "${what}" (a person, a card serial, or a SHA256:… fingerprint)`);
@@ -123,6 +136,7 @@ export async function runInventoryShow(what: string, flags: InventoryFlags, outp
     if (r.certificateNotAfter) lines.push(`  X.509 certificate ${r.certificateSerial ?? ''} until ${r.certificateNotAfter}`);
     for (const c of r.caCertificates) lines.push(`  SSH certificate ${c.serial} from ${c.caDir} (${c.principals.join(', ')}) until ${c.validBefore}${c.revokedAt ? `, revoked ${c.revokedAt}` : ''}`);
     for (const d of r.deployments) lines.push(`  host ${d.host}: ${d.state}${d.detail ? ` (${d.detail})` : ''}, ${d.updatedAt}`);
+    for (const a of r.attestations) lines.push(...attestationLines(a));
     for (const e of r.events) lines.push(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ''}`);
   }
   const shown = new Set<number>();

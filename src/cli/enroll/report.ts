@@ -3,6 +3,21 @@ import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
 import { summarize } from '../../operations/deploy/deploy-key.js';
 import type { FinishedEnrollment } from '../../operations/enroll/enroll-card.js';
 import type { StepTimings } from '../../operations/enroll/step-timer.js';
+import type { AttestationEvidence } from '../../operations/attestation/evidence.js';
+import { describeFacts } from '../../operations/attestation/extensions.js';
+
+function verdictJson(evidence: AttestationEvidence): Record<string, unknown> {
+  const { verdict } = evidence;
+  return {
+    verified: verdict.verified,
+    reason: verdict.verified ? undefined : verdict.reason,
+    message: verdict.verified ? undefined : verdict.message,
+    trust: verdict.trust,
+    chain: verdict.chain,
+    facts: verdict.facts ? describeFacts(verdict.facts) : undefined,
+    policy: evidence.policyVerdict,
+  };
+}
 
 export function enrollmentJson(result: FinishedEnrollment): Record<string, unknown> {
   return {
@@ -16,6 +31,8 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
     publicKeyPem: publicKeyPem(result.publicKey),
     certificate: { ...result.certificate, pem: certificatePem(result.certificateDer) },
     attestation: result.attestationDer ? certificatePem(result.attestationDer) : null,
+    attestationDeviceCertificate: result.attestationDeviceDer ? certificatePem(result.attestationDeviceDer) : null,
+    attestationVerdict: result.attestation ? verdictJson(result.attestation) : null,
     chuidGuid: result.chuidGuid ?? null,
     hardened: result.hardened,
     verification: result.verification,
@@ -41,6 +58,8 @@ export function enrollmentSummary(result: FinishedEnrollment): string {
     result.authorizedKey,
   ];
   for (const note of result.notes ?? []) lines.splice(3 + result.verification.length, 0, `  (${note})`);
+  const verdict = result.attestation?.verdict;
+  if (verdict) lines.push('', verdict.verified ? `Attestation: verified against ${verdict.trust} (the key was generated on this card)` : `Attestation: refused (${verdict.reason}): ${verdict.message}`);
   const ca = result.caCertificate;
   if (ca) lines.push('', `SSH certificate: serial ${ca.serial}, key id "${ca.keyId}", principals ${ca.principals.join(', ')}, valid until ${ca.validBefore}, CA signature ${ca.signatureAlgorithm}`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));

@@ -5,7 +5,18 @@ import { NotFoundError } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import { pivCardKey } from './card-signer.js';
-import type { EnrollmentTarget } from './target.js';
+import type { EnrollmentTarget, KeyAttestation } from './target.js';
+import { decodeCertificateObject } from '../../bytes/certificate-object.js';
+import { hasFeature } from '../../standards/firmware.js';
+import { OBJECT } from '../../standards/objects.js';
+
+/** The slot's attestation and the f9 certificate that signed it; neither on firmware before 4.3, which has no ATTEST. */
+async function attestationOf(session: PivSession, slot: number): Promise<KeyAttestation> {
+  if (!hasFeature(session.version, 'attestation')) return {};
+  const attestationDer = await session.attest(slot).catch(() => undefined);
+  const deviceCertificateDer = attestationDer && (await session.getObject(OBJECT.ATTESTATION_CERTIFICATE).then((content) => decodeCertificateObject(content).der, () => undefined));
+  return { attestationDer, deviceCertificateDer };
+}
 
 export function apduTarget(session: PivSession): EnrollmentTarget {
   return {
@@ -32,16 +43,14 @@ export function apduTarget(session: PivSession): EnrollmentTarget {
     },
     async generateKey(slot, algorithm, policy) {
       const publicKey = await session.generateKey(slot, algorithm, policy);
-      const attestationDer = await session.attest(slot).catch(() => undefined); // firmware before 4.3 has no attestation
-      return { publicKey, attestationDer };
+      return { publicKey, ...(await attestationOf(session, slot)) };
     },
     async moveStagedKey(from, to) {
       await session.deleteKey(to).catch((error: unknown) => {
         if (!(error instanceof NotFoundError)) throw error; // an empty slot: nothing to delete
       });
       await session.moveKey(from, to);
-      const attestationDer = await session.attest(to).catch(() => undefined);
-      return { attestationDer };
+      return attestationOf(session, to);
     },
     importKey: async (slot, privateKey, policy) => {
       await session.importKey(slot, privateKey, policy);

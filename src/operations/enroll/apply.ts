@@ -57,6 +57,8 @@ export interface EnrollmentResult {
   certificateDer: Uint8Array;
   certificate: { subject: string; serial: string; notAfter: string };
   attestationDer?: Uint8Array;
+  /** The f9 device certificate that signed `attestationDer`. */
+  attestationDeviceDer?: Uint8Array;
   /** The fresh CHUID's GUID; undefined when the backend cannot write the CHUID. */
   chuidGuid?: string;
   verification: SignatureCheck[];
@@ -115,11 +117,12 @@ export async function applyEnrollment(
   const policy = { pinPolicy: plan.key.pinPolicy, touchPolicy: plan.key.touchPolicy };
   let publicKey: KeyObject;
   let attestationDer: Uint8Array | undefined;
+  let attestationDeviceDer: Uint8Array | undefined;
   const files: string[] = [];
   switch (plan.key.action) {
     case 'generate-on-card':
       progress('key', `generating an ${algorithm.name} key on the card in slot ${slotName}`);
-      ({ publicKey, attestationDer } = await target.generateKey(slot, algorithm, policy));
+      ({ publicKey, attestationDer, deviceCertificateDer: attestationDeviceDer } = await target.generateKey(slot, algorithm, policy));
       break;
     case 'import-host-key': {
       progress('key', `making an ${algorithm.name} key on this computer and importing it into slot ${slotName}`);
@@ -146,7 +149,7 @@ export async function applyEnrollment(
     case 'move-staged': {
       const staged = options.keySource as { from: number; publicKey: KeyObject };
       progress('key', `moving the key generated for this re-key from slot ${slotHex(staged.from)} into slot ${slotName}`);
-      ({ attestationDer } = await target.moveStagedKey!(staged.from, slot));
+      ({ attestationDer, deviceCertificateDer: attestationDeviceDer } = await target.moveStagedKey!(staged.from, slot));
       publicKey = staged.publicKey;
       break;
     }
@@ -195,6 +198,7 @@ export async function applyEnrollment(
       [`${base}-cert.pem`, certificatePem(certificateDer)],
     ];
     if (attestationDer) outputs.push([`${base}-attestation.pem`, certificatePem(attestationDer)]);
+    if (attestationDeviceDer) outputs.push([`${base}-attestation-f9.pem`, certificatePem(attestationDeviceDer)]);
     for (const [name, content] of outputs) {
       await writeFile(join(options.outDir, name), content, { mode: 0o644 });
       files.push(join(options.outDir, name));
@@ -223,6 +227,7 @@ export async function applyEnrollment(
     certificateDer,
     certificate: summary,
     attestationDer,
+    attestationDeviceDer,
     chuidGuid: chuidWritten ? toHex(guid) : undefined,
     verification,
     files,

@@ -14,6 +14,8 @@ import { deployKey, type DeployOptions, type HostResult } from '../deploy/deploy
 import type { HostTarget } from '../deploy/host-spec.js';
 import { Inventory } from '../inventory/inventory.js';
 import { recordDeployResults } from '../inventory/record-deploy.js';
+import { recordAttestation } from '../inventory/attestations.js';
+import { attestKey, enforceAttestation, siteAttestationTrust, trustForCard, type AttestationEvidence, type AttestationRequirement } from '../attestation/evidence.js';
 import type { FallbackPolicy } from '../open-card.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
@@ -47,6 +49,11 @@ export interface EnrollCardRequest {
   deploy?: { targets: HostTarget[]; options: DeployOptions };
   /** What re-key injects (its own, already deployed, host key); tests pin clock and randomness. */
   dependencies?: Partial<EnrollDependencies>;
+  /**
+   * The attestation of a card-generated key: whom a card in a reader is trusted through, whether a failed verification
+   * stops the enrollment, and a policy's judgement of the facts. Default: Yubico's roots, not required.
+   */
+  attestation?: AttestationRequirement;
   /** Recorded options a re-key overrides (a staged card key is recorded as key source card). */
   recordOverrides?: Record<string, unknown>;
 }
@@ -68,6 +75,8 @@ export interface FinishedEnrollment extends EnrollmentResult {
   caCertificate?: IssuedCertificate;
   inventory?: { location: string; enrollmentId: number };
   deployment?: HostResult[];
+  /** The verdict on a card-generated key's attestation, with the certificates (recorded in the inventory). */
+  attestation?: AttestationEvidence;
 }
 
 export type EnrollCardResult =
@@ -101,8 +110,30 @@ function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
   return because.length > 0 ? { allowed: false, because: because.join(', ') } : { allowed: true, file: request.standInFile! };
 }
 
+/** Only a key the card makes (or a staged one it made) has an attestation: a required one refuses any other source. */
+function attestationProblems(request: EnrollCardRequest): string[] {
+  const kind = request.options.keySource.kind;
+  if (!request.attestation?.required || kind === 'card' || kind === 'staged') return [];
+  return [`an attestation is required, and only a key generated on the card has one: use --key-source card (not ${kind === 'import' ? '--import' : `key source ${kind}`})`];
+}
+
+/** The attestation of the key the card just made or moved, judged against this card's trust. */
+async function attestEnrolledKey(request: EnrollCardRequest, applied: EnrollmentResult, virtual: boolean, now: Date): Promise<AttestationEvidence | undefined> {
+  if (applied.keyAction !== 'generate-on-card' && applied.keyAction !== 'move-staged') return undefined;
+  const trust = await trustForCard(request.attestation?.trust ?? (await siteAttestationTrust()), virtual);
+  const evidence = attestKey(
+    { attestation: applied.attestationDer, deviceCertificate: applied.attestationDeviceDer, publicKey: applied.publicKey, cardSerial: applied.serial, trust, now,
+      missingBecause: request.options.backend.kind === 'pkcs11' ? 'the PKCS#11 backend does not attest' : 'firmware before 4.3 has no attestation' },
+    request.attestation?.evaluatePolicy,
+  );
+  enforceAttestation(evidence, request.attestation?.required ?? false, `the key in slot ${applied.slot}`);
+  return evidence;
+}
+
 export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHooks): Promise<EnrollCardResult> {
   const { options } = request;
+  const refusals = attestationProblems(request);
+  if (refusals.length > 0) return { status: 'refused', errors: refusals, missing: [] };
   const timer = new StepTimer();
   timer.mark('connect');
   const dependencies = { ...defaultEnrollDependencies, ...request.dependencies };
@@ -147,6 +178,8 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       if (connection.readerName && request.pkcs11Modules.length > 0) prestartPkcs11Host();
       const applied = await connection.withTarget((target) => write((progress) => applyEnrollment(target, inspection, plan, options, timer.progress(progress), dependencies)));
       enrollment = { ...applied, notes: [] };
+      // Before the PKCS#11 checks, the CA, the inventory and the hosts: a required attestation that fails stops here.
+      enrollment.attestation = await attestEnrolledKey(request, applied, connection.virtual, dependencies.now());
       // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
       pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
     } finally {
@@ -206,6 +239,7 @@ async function record(inventory: Inventory, request: EnrollCardRequest, enrollme
     certificateNotAfter: enrollment.certificate.notAfter,
     options: { ...recordedOptions(options, ca), ...request.recordOverrides },
   });
+  if (enrollment.attestation) await recordAttestation(inventory, id, enrollment.attestation);
   const certificate = enrollment.caCertificate;
   if (certificate && ca) {
     await inventory.recordCaCertificate(id, { caDir: resolve(ca.request.dir), serial: String(certificate.serial), keyId: certificate.keyId, principals: certificate.principals, validBefore: certificate.validBefore });

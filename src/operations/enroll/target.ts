@@ -14,6 +14,12 @@ export interface KeyPolicy {
   touchPolicy: number;
 }
 
+/** A card-made key's attestation (ATTEST) and the card's f9 device certificate (5FFF01) that signed it, DER. */
+export interface KeyAttestation {
+  attestationDer?: Uint8Array;
+  deviceCertificateDer?: Uint8Array;
+}
+
 export interface EnrollmentTarget {
   readonly backend: 'apdu' | 'pkcs11';
   changePin(current: string, next: string): Promise<void>;
@@ -22,10 +28,10 @@ export interface EnrollmentTarget {
   authenticate(inspection: CardInspection, secrets: EnrollSecrets, pin: string): Promise<void>;
   /** Replaces the management key by `key`, stored on the card protected by the PIN (ykman's format). */
   replaceManagementKey(algorithm: ManagementKeyAlgorithmInfo, key: Uint8Array, pin: string, now: Date): Promise<void>;
-  generateKey(slot: number, algorithm: KeyAlgorithmInfo, policy: KeyPolicy): Promise<{ publicKey: KeyObject; attestationDer?: Uint8Array }>;
+  generateKey(slot: number, algorithm: KeyAlgorithmInfo, policy: KeyPolicy): Promise<{ publicKey: KeyObject } & KeyAttestation>;
   importKey(slot: number, privateKey: KeyObject, policy: KeyPolicy): Promise<void>;
   /** Replaces the key in `to` by the one in `from` (DELETE KEY, MOVE KEY; 5.7); the attestation of the moved key. APDU backend only. */
-  moveStagedKey?(from: number, to: number): Promise<{ attestationDer?: Uint8Array }>;
+  moveStagedKey?(from: number, to: number): Promise<KeyAttestation>;
   /** The slot's key as a signer; `publicKey` lets a backend that needs it (ykcs11) expose the key first. */
   signingKey(slot: number, algorithm: KeyAlgorithmInfo, publicKey: KeyObject, pinPolicy: number, pin: string): Promise<CardKey>;
   putCertificate(slot: number, der: Uint8Array): Promise<void>;

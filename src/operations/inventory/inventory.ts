@@ -107,6 +107,22 @@ export interface UnfinishedRekey {
   stagingSlot?: string;
 }
 
+/** The attestation evidence of an enrollment (migration 5): certificates as PEM, facts and verdicts as they were judged. */
+export interface AttestationRecord {
+  attestationPem?: string;
+  deviceCertificatePem?: string;
+  /** The attested facts (describeFacts: names as well as codes). */
+  facts?: Record<string, unknown>;
+  /** 'verified', or the refusal reason (malformed, broken-signature, wrong-chain, expired, other-key, other-serial, not-attested). */
+  verdict: string;
+  verdictMessage?: string;
+  chain: string[];
+  /** The roots it was judged against. */
+  trust: string;
+  policyVerdict?: Record<string, unknown>;
+  createdAt?: string;
+}
+
 export interface InventoryEvent {
   at: string;
   kind: string;
@@ -357,6 +373,37 @@ export class Inventory {
     return rows.map((r) => ({
       id: Number(r.id), oldEnrollmentId, fingerprint: String(r.new_fingerprint), authorizedKey: String(r.new_authorized_key), hosts: String(r.hosts).split(' ').filter(Boolean),
       stagingSlot: text(r.staging_slot),
+    }));
+  }
+
+  async recordAttestation(enrollmentId: number, record: AttestationRecord): Promise<void> {
+    await this.db.transaction(async (db) => {
+      await db.query(
+        `INSERT INTO attestations (enrollment_id, attestation_pem, device_certificate_pem, facts, verdict, verdict_message, chain, trust, policy_verdict, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          enrollmentId, record.attestationPem ?? null, record.deviceCertificatePem ?? null, record.facts ? JSON.stringify(record.facts) : null, record.verdict,
+          record.verdictMessage ?? null, JSON.stringify(record.chain), record.trust, record.policyVerdict ? JSON.stringify(record.policyVerdict) : null, this.stamp(),
+        ],
+      );
+      await this.event(db, 'attest', enrollmentId, `${record.verdict}${record.verdictMessage ? ` (${record.verdictMessage})` : ''} against ${record.trust}`);
+    });
+  }
+
+  /** The attestation evidence kept for an enrollment, oldest first. */
+  async attestations(enrollmentId: number): Promise<AttestationRecord[]> {
+    const rows = await this.db.query('SELECT * FROM attestations WHERE enrollment_id = ? ORDER BY id', [enrollmentId]);
+    const json = (value: unknown): Record<string, unknown> | undefined => (value === null || value === undefined ? undefined : (JSON.parse(String(value)) as Record<string, unknown>));
+    return rows.map((r) => ({
+      attestationPem: text(r.attestation_pem),
+      deviceCertificatePem: text(r.device_certificate_pem),
+      facts: json(r.facts),
+      verdict: String(r.verdict),
+      verdictMessage: text(r.verdict_message),
+      chain: JSON.parse(String(r.chain)) as string[],
+      trust: String(r.trust),
+      policyVerdict: json(r.policy_verdict),
+      createdAt: String(r.created_at),
     }));
   }
 

@@ -92,6 +92,28 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: () => ['ALTER TABLE rekeys ADD COLUMN staging_slot TEXT'],
   },
   {
+    version: 5,
+    description: 'attestation evidence per enrollment',
+    // Proof that a key was made on the card, kept as it was checked: the certificates (PEM), the facts they attest
+    // (JSON), the verdict ('verified' or the refusal reason) and the roots it was judged against. policy_verdict
+    // (JSON) is a site policy's judgement of the facts, where one was applied.
+    statements: (d) => [
+      `CREATE TABLE attestations (
+        ${id(d)},
+        enrollment_id ${reference(d)} NOT NULL REFERENCES enrollments(id),
+        attestation_pem TEXT,
+        device_certificate_pem TEXT,
+        facts TEXT,
+        verdict TEXT NOT NULL,
+        verdict_message TEXT,
+        chain TEXT NOT NULL,
+        trust TEXT NOT NULL,
+        policy_verdict TEXT,
+        created_at TEXT NOT NULL)`,
+      'CREATE INDEX attestations_by_enrollment ON attestations (enrollment_id)',
+    ],
+  },
+  {
     version: 6,
     description: 'escrowed PUKs and management keys',
     // Per card, the PUK and management key it was given, age-encrypted to the site's escrow recipient (ASCII armor, so

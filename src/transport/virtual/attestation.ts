@@ -3,7 +3,7 @@
  * when the card is created; ATTEST issues a certificate for a key generated on the card, signed by F9,
  * carrying Yubico's extensions (firmware, serial, policies, form factor).
  */
-import type { KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign as signMessage, type KeyObject } from 'node:crypto';
 import { encodeTlv } from '../../bytes/tlv.js';
 import { concatBytes, uintBytes } from '../../bytes/hex.js';
 import { buildCertificate, basicConstraintsExtension, summarizeCertificate, type NameAttribute, type SignatureAlgorithm } from '../../crypto/x509.js';
@@ -21,6 +21,10 @@ export const YUBICO_OID = {
 } as const;
 
 const ATTESTATION_ISSUER: NameAttribute[] = [{ type: 'CN', value: 'Yubico PIV Attestation (piv-enroll virtual card)' }];
+
+function deviceSubject(serial: number): NameAttribute[] {
+  return [...ATTESTATION_ISSUER, { type: 'serialNumber', value: String(serial) }];
+}
 
 /** The F9 key is RSA from the factory; a user may import an EC one (custom attestation). */
 function attestationSigner(key: KeyObject): { algorithm: SignatureAlgorithm; sign: (tbs: Uint8Array) => Promise<Uint8Array> } {
@@ -43,7 +47,7 @@ export async function makeAttestationCertificate(key: KeyObject, serial: number,
   return buildCertificate(
     {
       serialNumber,
-      subject: [...ATTESTATION_ISSUER, { type: 'serialNumber', value: String(serial) }],
+      subject: deviceSubject(serial),
       issuer: root.subjectDer,
       notBefore,
       notAfter: new Date(Date.UTC(2071, 0, 1)),
@@ -97,5 +101,27 @@ export async function attestSlot(input: AttestationInput): Promise<Uint8Array> {
       signatureAlgorithm: signer.algorithm,
     },
     signer.sign,
+  );
+}
+
+/**
+ * The fault attest-wrong-chain: the same f9 key and subject, but issued by a root of its own (a fresh Ed25519 key),
+ * as a counterfeit card's device certificate would be. The attestations it signed still verify under it.
+ */
+export async function counterfeitDeviceCertificate(deviceDer: Uint8Array, serial: number): Promise<Uint8Array> {
+  const device = summarizeCertificate(deviceDer);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return buildCertificate(
+    {
+      serialNumber: Uint8Array.of(0x02),
+      subject: deviceSubject(serial),
+      issuer: [{ type: 'CN', value: 'Counterfeit PIV Attestation Root' }],
+      notBefore: device.notBefore,
+      notAfter: device.notAfter,
+      subjectPublicKeyInfo: device.subjectPublicKeyInfo,
+      extensions: [basicConstraintsExtension(true)],
+      signatureAlgorithm: { kind: 'ed25519' },
+    },
+    async (tbs) => new Uint8Array(signMessage(null, tbs, privateKey)),
   );
 }

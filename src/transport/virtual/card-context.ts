@@ -29,10 +29,18 @@ export interface CardDependencies {
  * corrupt-signature — signatures that parse but do not verify (like a faulty minidriver);
  * wrong-certificate — a slot's certificate, when read, holds another key (the attestation key's);
  * drop-mid-command — the card vanishes in the middle of a chained command (vpcd bridge only);
- * no-space — writing a certificate fails with 6A84, as on a card whose storage is full.
+ * no-space — writing a certificate fails with 6A84, as on a card whose storage is full;
+ * attest-other-key, attest-other-serial, attest-broken-signature — ATTEST answers a tampered certificate (another key,
+ *   another card's serial, a signature f9 did not make), as a counterfeit or replayed attestation would;
+ * attest-wrong-chain — the f9 certificate (5FFF01) is issued by a root nobody trusts, not by the card's CA.
  */
-export type CardFault = 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command' | 'no-space';
-export const CARD_FAULTS: readonly CardFault[] = ['corrupt-signature', 'wrong-certificate', 'drop-mid-command', 'no-space'];
+export type CardFault =
+  | 'corrupt-signature' | 'wrong-certificate' | 'drop-mid-command' | 'no-space'
+  | 'attest-other-key' | 'attest-other-serial' | 'attest-broken-signature' | 'attest-wrong-chain';
+export const CARD_FAULTS: readonly CardFault[] = [
+  'corrupt-signature', 'wrong-certificate', 'drop-mid-command', 'no-space',
+  'attest-other-key', 'attest-other-serial', 'attest-broken-signature', 'attest-wrong-chain',
+];
 
 /** Applications the virtual card can have selected. */
 export type CardApplication = 'piv' | 'management';

@@ -2,7 +2,7 @@
  * The virtual card's asymmetric keys: GENERATE, IMPORT, GENERAL AUTHENTICATE with a key slot
  * (sign, decrypt, key agreement), ATTEST, MOVE/DELETE and GET METADATA.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { decodeCertificateObject } from '../../../bytes/certificate-object.js';
 import { fromHex, toHex, uintBytes } from '../../../bytes/hex.js';
 import { encodeTlv, encodeTlvs, parseTlvMap, unwrapTlv } from '../../../bytes/tlv.js';
@@ -243,18 +243,21 @@ export const attest: InstructionHandler = async (ctx, cmd) => {
   const privateKey = decodePrivateKey(entry);
   const serialNumber = ctx.deps.random(16);
   serialNumber[0]! &= 0x7f;
-  return attestSlot({
+  const certificate = await attestSlot({
     slot: cmd.p1,
-    publicKey: createPublicKey(privateKey),
+    // Faults (tests only): a tampered attestation, as a counterfeit or replayed one would be.
+    publicKey: ctx.faults.has('attest-other-key') ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey : createPublicKey(privateKey),
     pinPolicy: entry.pinPolicy,
     touchPolicy: entry.touchPolicy,
     firmware: ctx.firmware,
-    serial: ctx.state.serial,
+    serial: ctx.faults.has('attest-other-serial') ? ctx.state.serial + 1 : ctx.state.serial,
     formFactor: ctx.state.formFactor,
     attestationKey: decodePrivateKey(attestationEntry),
     attestationCertificate,
     serialNumber,
   });
+  if (ctx.faults.has('attest-broken-signature')) certificate[certificate.length - 3]! ^= 0x01; // inside the signature value, the last field
+  return certificate;
 };
 
 /** The DER certificate inside a stored `70 … 71 … FE …` object content. */

@@ -7,6 +7,8 @@ import { SW } from '../../../standards/status-words.js';
 import { CardStatus, freshVolatileState, type InstructionHandler } from '../card-context.js';
 import { objectKey } from '../card-state.js';
 import { readUint } from '../../../bytes/hex.js';
+import { decodeCertificateObject, encodeCertificateObject } from '../../../bytes/certificate-object.js';
+import { counterfeitDeviceCertificate } from '../attestation.js';
 
 /**
  * The largest object content (inside 53) a YubiKey 4/5 stores: yubico-piv-tool's CB_OBJ_MAX, the
@@ -62,7 +64,7 @@ function requestedObject(field: Uint8Array): number {
   return readUint(field);
 }
 
-export const getData: InstructionHandler = (ctx, cmd) => {
+export const getData: InstructionHandler = async (ctx, cmd) => {
   if (cmd.p1 !== 0x3f || cmd.p2 !== 0xff) throw new CardStatus(SW.INCORRECT_P1P2);
   let tlvs;
   try {
@@ -76,6 +78,9 @@ export const getData: InstructionHandler = (ctx, cmd) => {
   if (PIN_PROTECTED_OBJECTS.has(id)) ctx.requirePin();
   const content = ctx.state.objects[objectKey(id)];
   if (content === undefined) throw new CardStatus(SW.FILE_NOT_FOUND, 'object not found');
+  if (ctx.faults.has('attest-wrong-chain') && id === OBJECT.ATTESTATION_CERTIFICATE) {
+    return encodeTlv(TAG_DATA_OBJECT, encodeCertificateObject(await counterfeitDeviceCertificate(decodeCertificateObject(fromHex(content)).der, ctx.state.serial)));
+  }
   if (ctx.faults.has('wrong-certificate') && isSlotCertificate(id)) {
     const other = ctx.state.objects[objectKey(OBJECT.ATTESTATION_CERTIFICATE)];
     if (other !== undefined) return encodeTlv(TAG_DATA_OBJECT, fromHex(other));
