@@ -188,4 +188,16 @@ describe('site policy', () => {
     await expect(runEnroll({ virtual: file('wizard.json'), user: 'ana', algorithm: 'ECCP256', pkcs11: 'none', force: true, policy: site, inventory: 'none' }, captured(), { env: { PIV_PIN: '24681357' }, interactive: true, prompter: withCa })).rejects.toThrow(/site-ca/);
     expect(readFileSync(file('wizard.json')).equals(before)).toBe(true);
   });
+
+  test('batch: each person the policy refuses is named with its manifest line, before any card is touched', async () => {
+    const manifest = file('intake.yaml');
+    writeFileSync(manifest, 'people:\n  - user: ana\n    key-source: card\n    card-serial: 1\n  - user: bo\n    key-source: host\n    touch-policy: never\n    card-serial: 2\n');
+    const site = policy('batch.yaml', 'require:\n  key-origin: generated\n  touch-policy: [always]\n');
+    const result = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', file('batch.sqlite'), '--policy', site], { env: SECRETS });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${manifest}:2: ana: policy rule touch-policy: touch policy never is not allowed`);
+    expect(result.stderr).toContain(`${manifest}:5: bo: policy rule key-origin`);
+    expect(result.stderr).toContain(`${manifest}:5: bo: policy rule touch-policy`);
+    expect(result.stderr).not.toContain('ana: policy rule key-origin');
+  });
 });
