@@ -14,7 +14,8 @@ import { verifyCardSignatures, type SignatureCheck } from '../enroll/verify.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
-import { checkCard } from './card-checks.js';
+import { checkAttestation, checkCard } from './card-checks.js';
+import type { AttestationTrust } from '../attestation/roots.js';
 import { worst, type Finding, type Severity } from './findings.js';
 import { certificateSignatureAlgorithm, checkHost, probeHostKey, type HostAccess, type HostCheck, type HostTarget } from './host-check.js';
 
@@ -26,6 +27,8 @@ export interface DoctorOptions extends HostAccess {
   /** An OpenSSH user certificate of the card key (from an SSH CA), checked and tried with --host. */
   certificate?: string;
   now: Date;
+  /** Whom the slot key's attestation may chain to (chosen by how the card was opened); absent: not judged. */
+  attestationTrust?: AttestationTrust;
 }
 
 export interface DoctorReport {
@@ -156,6 +159,7 @@ function hostFindings(target: HostTarget, checks: HostCheck[], cardSignsBadly: b
 export async function examineCard(session: PivSession, options: DoctorOptions) {
   const inspection = await inspectCard(session, options.slot);
   const findings = await checkCard(session, inspection, options.slot, options.now);
+  if (options.attestationTrust) findings.push(...(await checkAttestation(session, inspection, options.slot, options.attestationTrust, options.now)));
   const signatures: SignatureCheck[] = [];
   const algorithm = inspection.slot.keyAlgorithm;
   const publicKey = inspection.slot.publicKey;
