@@ -29,12 +29,15 @@ export interface AttestedKeyRequest {
   now: Date;
 }
 
+/** MATCH_ONCE → match-once: one word without spaces or underscores, as the key id's fields are split on spaces. */
+const policyWord = (name: string): string => name.toLowerCase().replace(/_/g, '-');
+
 /** The documented key id: the given one, then the attested serial and policies. */
 export function attestedKeyId(keyId: string, facts: AttestationFacts): string {
   const parts = [keyId];
   if (facts.serial !== undefined) parts.push(`yubikey-serial=${facts.serial}`);
-  if (facts.pinPolicy !== undefined) parts.push(`pin-policy=${pinPolicyName(facts.pinPolicy).toLowerCase()}`);
-  if (facts.touchPolicy !== undefined) parts.push(`touch-policy=${touchPolicyName(facts.touchPolicy).toLowerCase()}`);
+  if (facts.pinPolicy !== undefined) parts.push(`pin-policy=${policyWord(pinPolicyName(facts.pinPolicy))}`);
+  if (facts.touchPolicy !== undefined) parts.push(`touch-policy=${policyWord(touchPolicyName(facts.touchPolicy))}`);
   return parts.join(' ');
 }
 
