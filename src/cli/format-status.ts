@@ -47,6 +47,8 @@ export function formatStatus(report: CardStatusReport): string {
     } else {
       lines.push('  Certificate: none');
     }
+    const attested = slot.attestation;
+    if (attested) lines.push(`  Attestation: ${attested.verdict === 'verified' ? `verified (${attested.trust})` : `${attested.verdict}${attested.message ? ` — ${attested.message}` : ''}`}`);
   }
   return lines.join('\n');
 }

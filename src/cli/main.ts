@@ -37,9 +37,10 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   addPolicyOption(addCardOptions(program.command('status').description('show what the card holds: firmware, serial, PIN/PUK tries, management key, slots and certificates')))
     .option('--json', 'print JSON instead of text')
-    .action(async (flags: CardFlags & { json?: boolean; policy?: string }) => {
+    .addOption(new Option('--attestation-roots <file>', 'also trust the PEM certificates in FILE for the slots\' attestation verdicts (repeatable)').argParser(collect))
+    .action(async (flags: CardFlags & { json?: boolean; attestationRoots?: string[]; policy?: string }) => {
       const { runStatus } = await import('./commands/status.js');
-      setExit(await runStatus({ ...cardSelection(flags), json: flags.json, policy: flags.policy }, output));
+      setExit(await runStatus({ ...cardSelection(flags), json: flags.json, attestationRoots: flags.attestationRoots, policy: flags.policy }, output));
     });
 
   addAttestationOptions(addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))))
@@ -115,7 +116,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--certificate <file>', 'an OpenSSH certificate of the card key: check its CA signature, and try it with --host')
     .option('--pin-file <file>', 'read the PIN from FILE (or set PIV_PIN; a factory-default PIN is used by itself)')
     .option('--json', 'print one JSON object')
-    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; identity?: string; knownHosts?: string; acceptNewHostKeys?: boolean; sshOption?: string[]; json?: boolean; pinFile?: string; policy?: string }) => {
+    .addOption(new Option('--attestation-roots <file>', 'also trust the PEM certificates in FILE for the slot key\'s attestation (repeatable)').argParser(collect))
+    .action(async (flags: CardFlags & { slot: string; module?: string[]; host?: string; certificate?: string; identity?: string; knownHosts?: string; acceptNewHostKeys?: boolean; sshOption?: string[]; json?: boolean; pinFile?: string; attestationRoots?: string[]; policy?: string }) => {
       const { runDoctor } = await import('./commands/doctor.js');
       setExit(await runDoctor({ ...flags, ...cardSelection(flags) }, output));
     });
@@ -142,7 +144,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runInventoryExport(flags, output));
     });
 
-  addPolicyOption(addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts'))
+  addAttestationOptions(addPolicyOption(addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts')))
     .requiredOption('--manifest <file>', 'people to enroll: user, subject, principals, hosts, ca, slot, algorithm, pin-policy, touch-policy, key-source, valid-days, card-serial')
     .addOption(new Option('--reader <text>', 'use only readers whose name contains TEXT (repeatable; default: every reader)').argParser(collect))
     .option('--wait <duration>', 'without a terminal: how long to wait for cards not inserted yet', '10m')
@@ -164,7 +166,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runBatchCommand(flags, output, defaultBatchEnvironment(flags.yes)));
     });
 
-  addPolicyOption(addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts'))
+  addAttestationOptions(addPolicyOption(addHostAccessOptions(addInventoryOption(addCardOptions(program.command('rekey').description('give the inserted card a new key and certificates, deployed before the old key is retired: no moment without a working login'))), 'the hosts')))
     .option('--slot <slot>', 'PIV slot', '9c')
     .option('--expiring-within <duration>', 'only if a certificate of the card ends within DURATION', '30d')
     .option('--force', 're-key now, whatever the expiry')

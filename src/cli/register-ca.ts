@@ -39,6 +39,10 @@ export function registerCaCommands(program: Command, output: Output, setExit: (c
     .option('--comment <text>', 'comment of the certificate line (default: the key id)')
     .option('--passphrase-file <file>', 'software CA: its passphrase (or PIV_CA_PASSPHRASE; else asked on a terminal)')
     .option('--pin-file <file>', 'card CA: the PIN of the CA card (or PIV_PIN; else asked on a terminal)')
+    .option('--require-attestation', 'refuse a key without a verified attestation; the key id gets "yubikey-serial=N pin-policy=P touch-policy=T"')
+    .option('--attestation <file>', 'with --require-attestation and --public-key: the key\'s attestation certificate (PEM or DER)')
+    .option('--attestation-f9 <file>', 'with --attestation: the card\'s f9 device certificate that signed it')
+    .addOption(new Option('--attestation-roots <file>', 'with --require-attestation: also trust the PEM certificates in FILE (repeatable)').argParser(collect))
     .option('--yes', 'never ask: fail with what is missing instead')
     .option('--json', 'print one JSON object')
     .action(async (flags: WithCardFlags<CaSignFlags> & { yes?: boolean }) => {

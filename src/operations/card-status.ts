@@ -20,6 +20,9 @@ import { RETIRED_SLOTS, SLOT, slotHex } from '../standards/references.js';
 import { fromHex } from '../bytes/hex.js';
 import { describeKey, spkiDer } from '../crypto/keys.js';
 import { MalformedDataError } from '../bytes/errors.js';
+import { PivEnrollError } from '../errors.js';
+import { attestHeldCardSlot } from './attestation/attest-card.js';
+import type { AttestationTrust } from './attestation/roots.js';
 
 export const DEFAULT_MANAGEMENT_KEY = fromHex(FACTORY_MANAGEMENT_KEY_HEX);
 
@@ -50,6 +53,14 @@ export interface SlotStatus {
   publicKeySha256?: string;
   certificate?: CertificateStatus;
   certificateError?: string;
+  /** The key's attestation verdict: 'verified', the refusal reason, or 'not-generated-on-card' (imported keys have none). */
+  attestation?: SlotAttestation;
+}
+
+export interface SlotAttestation {
+  verdict: string;
+  message?: string;
+  trust: string;
 }
 
 /** What the YubiKey Management application says about the device as a whole. */
@@ -133,6 +144,22 @@ async function slotStatus(session: PivSession, slot: number): Promise<SlotStatus
   return status.algorithm || status.certificate || status.certificateError ? status : undefined;
 }
 
+/**
+ * The attestation verdict of a slot's key (ATTEST needs no PIN: status stays read-only). An imported key has none: the
+ * metadata says so on 5.3+; before that, a refused ATTEST is taken to mean the same.
+ */
+async function slotAttestation(session: PivSession, slot: number, status: SlotStatus, trust: AttestationTrust, now: Date): Promise<SlotAttestation | undefined> {
+  if (slot === SLOT.ATTESTATION || !hasFeature(session.version, 'attestation') || status.algorithm === undefined) return undefined;
+  if (status.origin === 'imported') return { verdict: 'not-generated-on-card', message: 'the key was imported', trust: trust.name };
+  try {
+    const { verdict } = await attestHeldCardSlot({ session, slot, trust, now });
+    return verdict.verified ? { verdict: 'verified', trust: verdict.trust } : { verdict: verdict.reason, message: verdict.message, trust: verdict.trust };
+  } catch (error) {
+    if (!(error instanceof PivEnrollError) || status.origin !== undefined) throw error;
+    return { verdict: 'not-generated-on-card', message: `the card would not attest it (${error.message})`, trust: trust.name };
+  }
+}
+
 /** Without metadata, the only safe test for the default management key is to try it (no retry counter). */
 export async function managementKeyIsDefault(session: PivSession): Promise<boolean> {
   try {
@@ -169,7 +196,8 @@ async function readDeviceStatus(session: PivSession): Promise<DeviceInfo | undef
   }
 }
 
-export async function readCardStatus(session: PivSession): Promise<CardStatusReport> {
+/** `attestation`: judge each slot key's attestation against this trust (the CLI picks it by how the card was opened). */
+export async function readCardStatus(session: PivSession, attestation?: { trust: AttestationTrust; now: Date }): Promise<CardStatusReport> {
   return session.transaction(async () => {
     const device = await readDeviceStatus(session);
     const metadata = hasFeature(session.version, 'metadata');
@@ -205,6 +233,7 @@ export async function readCardStatus(session: PivSession): Promise<CardStatusRep
     const slots: SlotStatus[] = [];
     for (const slot of [SLOT.AUTHENTICATION, SLOT.SIGNATURE, SLOT.KEY_MANAGEMENT, SLOT.CARD_AUTHENTICATION, ...RETIRED_SLOTS, SLOT.ATTESTATION]) {
       const status = await slotStatus(session, slot);
+      if (status && attestation) status.attestation = await slotAttestation(session, slot, status, attestation.trust, attestation.now);
       if (status) slots.push(status);
     }
     return {

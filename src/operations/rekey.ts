@@ -17,6 +17,8 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { generateKeyPairForAsync } from '../crypto/keys.js';
+import { attestHeldCardSlot } from './attestation/attest-card.js';
+import { enforceAttestation, trustForCard, type AttestationRequirement } from './attestation/evidence.js';
 import { PivEnrollError, UsageError } from '../errors.js';
 import { NotFoundError } from '../piv/errors.js';
 import type { PivSession } from '../piv/session.js';
@@ -68,6 +70,8 @@ export interface RekeyRequest {
   keySource?: 'host' | 'card';
   /** The site policy the new key must meet: checked with the plan, before anything changes anywhere. */
   policy?: SitePolicy;
+  /** A new card key is attested (staged: before it goes to any host) and, when required, refused unless it verifies. */
+  attestation?: AttestationRequirement;
 }
 
 export interface RekeyPlan {
@@ -151,6 +155,22 @@ async function withAuthenticatedCard<T>(request: RekeyRequest, work: (session: P
     });
   } finally {
     await card.close();
+  }
+}
+
+/**
+ * A required attestation is checked on the staged key, before it goes to any host; a refused key is deleted from the
+ * staging slot again (the old key still works). The move re-attests it in its slot (enrollCard), and that is recorded.
+ */
+async function requireStagedAttestation(request: RekeyRequest, session: PivSession, staging: number): Promise<void> {
+  if (!request.attestation?.required) return;
+  const trust = await trustForCard(request.attestation.trust, request.card.virtual !== undefined);
+  const { verdict, attestation, deviceCertificate } = await attestHeldCardSlot({ session, slot: staging, trust, now: request.now });
+  try {
+    enforceAttestation({ verdict, attestation, deviceCertificate, policyVerdict: verdict.verified ? request.attestation.evaluatePolicy?.(verdict.facts) : undefined }, true, `the new key staged in slot ${slotHex(staging)}`);
+  } catch (error) {
+    await session.deleteKey(staging);
+    throw error;
   }
 }
 
@@ -265,7 +285,9 @@ export async function rekeyCard(request: RekeyRequest, hooks: RekeyHooks): Promi
       } else {
         ({ publicKey, stagingSlot } = await withAuthenticatedCard(request, async (session) => {
           const staging = await freeRetiredSlot(session);
-          return { publicKey: await session.generateKey(staging, algorithm, { pinPolicy: plan.pinPolicy, touchPolicy: plan.touchPolicy }), stagingSlot: staging };
+          const staged = await session.generateKey(staging, algorithm, { pinPolicy: plan.pinPolicy, touchPolicy: plan.touchPolicy });
+          await requireStagedAttestation(request, session, staging);
+          return { publicKey: staged, stagingSlot: staging };
         }));
         keySource = { kind: 'staged', from: stagingSlot, publicKey };
         plan.stagingSlot = slotHex(stagingSlot);
@@ -345,7 +367,7 @@ async function enrollOnCard(
   const outcome = await enrollCard(
     {
       options, pkcs11Modules: request.pkcs11Modules, person: current.person, inventory: { location: request.inventoryLocation, named: true },
-      dependencies, recordOverrides: { keySource: keySource.kind === 'staged' || keySource.kind === 'card' ? 'card' : keySource.kind === 'existing' ? current.options.keySource : 'host', ...(o.ca ? { ca: o.ca, principals: o.principals, caValidity: o.caValidity } : {}) },
+      attestation: request.attestation, dependencies, recordOverrides: { keySource: keySource.kind === 'staged' || keySource.kind === 'card' ? 'card' : keySource.kind === 'existing' ? current.options.keySource : 'host', ...(o.ca ? { ca: o.ca, principals: o.principals, caValidity: o.caValidity } : {}) },
     },
     { notice: (t) => hooks.notice(t), write: hooks.write },
   );

@@ -4,6 +4,7 @@
  * touched, shows one task per reader on a terminal, asks for cards one by one at a desk, and prints the report.
  */
 import { stringify } from 'csv-stringify/sync';
+import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { parseManifest, type ManifestEntry } from '../../operations/batch/manifest.js';
@@ -24,7 +25,7 @@ import { startTaskList } from '../task-list.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
-export interface BatchFlags extends HostAccessFlags {
+export interface BatchFlags extends HostAccessFlags, AttestationFlags {
   /** The site policy file (none: no policy). */
   policy?: string;
   manifest: string;
@@ -105,6 +106,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   if (managementKey !== undefined) secrets.managementKey = parseManagementKey(managementKey);
   const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) || policy?.defaults.ca !== undefined ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  const attestation = await attestationRequirement(flags); // a bad roots file stops the batch before any card
 
   const finished: PersonReport[] = [];
   const pendingNow = (): ManifestEntry[] => manifest.entries.filter((e) => !finished.some((r) => r.user === e.user));
@@ -116,7 +118,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
         {
           entries: manifest.entries, readers: flags.reader, inventoryLocation: location, force: flags.force ?? false, allowLastPinTry: flags.allowLastPinTry ?? false,
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
-          secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy,
+          secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy, attestation,
         },
         {
           notice: (t) => output.notice(t),

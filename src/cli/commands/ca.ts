@@ -11,6 +11,7 @@ import { cardCaNeedsPin, readSlotKey } from '../../operations/ca/card-ca.js';
 import { initCa, type CaKeySource } from '../../operations/ca/init.js';
 import { parseOpenSshLine, publicKeyBlob } from '../../operations/ca/key-blob.js';
 import { MIN_PASSPHRASE_LENGTH } from '../../operations/ca/openssh-private-key.js';
+import { caAttestationProblems, certificateKeyId, type CaAttestationFlags } from '../ca-attestation.js';
 import { defaultCertificateFile, signUserCertificate, type CaCredentials, type IssuedCertificate } from '../../operations/ca/sign.js';
 import { DEFAULT_VALIDITY, parseValidity } from '../../operations/ca/validity.js';
 import { openCard, type CardSelection, type OpenedCard } from '../../operations/open-card.js';
@@ -117,7 +118,7 @@ export async function runCaInit(flags: CaInitFlags, output: Output, environment:
 
 // ---- ca sign ----
 
-export interface CaSignFlags extends CardSelection {
+export interface CaSignFlags extends CardSelection, CaAttestationFlags {
   dir: string;
   inventory?: string;
   publicKey?: string;
@@ -153,6 +154,7 @@ export async function runCaSign(flags: CaSignFlags, output: Output, environment:
   const validitySeconds = collectProblem(() => parseValidity(flags.validity ?? DEFAULT_VALIDITY));
   const extensions = collectProblem(() => certificateExtensions(flags.extension));
   const criticalOptions = collectProblem(() => certificateCriticalOptions(flags.critical));
+  problems.push(...caAttestationProblems(flags));
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
   const config = await readCaConfig(flags.dir);
@@ -190,7 +192,7 @@ export async function runCaSign(flags: CaSignFlags, output: Output, environment:
     }
     const issued = await signUserCertificate(flags.dir, {
       publicKey,
-      keyId: flags.keyId!,
+      keyId: await certificateKeyId(flags, flags.keyId!, publicKey, card, userSlot), // before the CA signs: a refused attestation stops here
       principals: principals!,
       validitySeconds: validitySeconds!,
       extensions: extensions!,

@@ -3,6 +3,7 @@
  */
 import { PivEnrollError, UsageError } from '../../errors.js';
 import { examineCard, type DoctorReport } from '../../operations/doctor/doctor.js';
+import { siteAttestationTrust, trustForCard } from '../../operations/attestation/evidence.js';
 import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
 import { DOCTOR_RESERVED_OPTIONS, parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
@@ -23,6 +24,7 @@ export interface DoctorFlags extends CardSelection, HostAccessFlags {
   pinFile?: string;
   /** The site policy file (none: no policy). */
   policy?: string;
+  attestationRoots?: string[];
 }
 
 /** Anything that keeps the doctor from examining: exit status 2. */
@@ -80,7 +82,9 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
     const session = card.session;
     const pin = (await secretFrom(flags.pinFile, 'PIV_PIN', 'the PIN', env)) ?? ((await session.getPinMetadata().catch(() => undefined))?.isDefault ? FACTORY_PIN : undefined);
     if (pin === undefined) throw new DoctorCouldNotRunError('the doctor needs the PIN to test signatures: set PIV_PIN or give --pin-file');
-    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, ...hostAccess, now: new Date(), policy }));
+    // The virtual card test root only for the embedded virtual card, never for a card in a reader.
+    const attestationTrust = await trustForCard(await siteAttestationTrust(flags.attestationRoots ?? []), card.readerName === undefined);
+    examination = await session.transaction(() => examineCard(session, { slot, pin, modules, host, certificate: flags.certificate, ...hostAccess, now: new Date(), policy, attestationTrust }));
   } catch (error) {
     if (error instanceof PivEnrollError && !(error instanceof DoctorCouldNotRunError) && !(error instanceof UsageError)) {
       throw new DoctorCouldNotRunError(error.message, { cause: error });

@@ -4,6 +4,7 @@
  * into a RekeyRequest, shows the plan (confirmed on a terminal unless --yes; --dry-run stops there), and prints the report.
  */
 import { UsageError } from '../../errors.js';
+import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { resolvePolicy } from '../../operations/policy/load.js';
@@ -23,7 +24,7 @@ import { deployOptionsFrom } from '../host-options.js';
 
 export type { RekeyStep } from '../../operations/rekey.js';
 
-export interface RekeyFlags extends CardSelection, HostAccessFlags {
+export interface RekeyFlags extends CardSelection, HostAccessFlags, AttestationFlags {
   slot?: string;
   inventory?: string;
   expiringWithin?: string;
@@ -119,6 +120,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
       deploy,
       keySource: flags.keySource as 'host' | 'card' | undefined,
       policy,
+      attestation: await attestationRequirement(flags),
     },
     {
       notice: (t) => output.notice(t),

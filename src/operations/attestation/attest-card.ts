@@ -39,13 +39,16 @@ async function slotPublicKey(session: PivSession, slot: number): Promise<{ key: 
 }
 
 export async function attestCardSlot(request: AttestCardRequest): Promise<AttestCardResult> {
+  return request.session.transaction(() => attestHeldCardSlot(request));
+}
+
+/** attestCardSlot for a caller already inside a transaction (transactions queue: a nested one would wait forever). */
+export async function attestHeldCardSlot(request: AttestCardRequest): Promise<AttestCardResult> {
   const { session, slot } = request;
-  return session.transaction(async () => {
-    const attestation = await session.attest(slot);
-    const deviceCertificate = decodeCertificateObject(await session.getObject(OBJECT.ATTESTATION_CERTIFICATE)).der;
-    const slotKey = await slotPublicKey(session, slot);
-    const cardSerial = hasFeature(session.version, 'serial') ? await session.getSerial() : undefined;
-    const verdict = verifyAttestation({ attestation, deviceCertificate, slotPublicKey: slotKey?.key, cardSerial, trust: request.trust, now: request.now });
-    return { verdict, slotKeySource: slotKey?.source, cardSerial, attestation, deviceCertificate };
-  });
+  const attestation = await session.attest(slot);
+  const deviceCertificate = decodeCertificateObject(await session.getObject(OBJECT.ATTESTATION_CERTIFICATE)).der;
+  const slotKey = await slotPublicKey(session, slot);
+  const cardSerial = hasFeature(session.version, 'serial') ? await session.getSerial() : undefined;
+  const verdict = verifyAttestation({ attestation, deviceCertificate, slotPublicKey: slotKey?.key, cardSerial, trust: request.trust, now: request.now });
+  return { verdict, slotKeySource: slotKey?.source, cardSerial, attestation, deviceCertificate };
 }

@@ -9,6 +9,7 @@
  * a time as a person at the desk inserts each card.
  */
 import { join } from 'node:path';
+import type { AttestationRequirement } from '../attestation/evidence.js';
 import { InterruptedError, PivEnrollError } from '../../errors.js';
 import { deployKey, type DeployOptions } from '../deploy/deploy-key.js';
 import { parseHostSpec, type HostTarget } from '../deploy/host-spec.js';
@@ -55,6 +56,8 @@ export interface BatchRequest {
   caPassphrase?: string;
   /** How to reach the manifest's hosts. */
   deploy: DeployOptions;
+  /** The attestation of card-generated keys: trust, and whether one that does not verify stops that person's enrollment. */
+  attestation?: AttestationRequirement;
   /** Matching by serial: how long to wait for cards not inserted yet. */
   waitMs: number;
   pollMs?: number;
@@ -150,6 +153,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       {
         options: built.options,
         pkcs11Modules: request.pkcs11Modules,
+        attestation: request.attestation,
         person: entry.user,
         inventory: { location: request.inventoryLocation, named: true },
         ca: caRequest ? { request: caRequest, prepare: (cn) => prepareCaStep(caRequest, cn ?? subjectCn) } : undefined,

@@ -14,6 +14,10 @@ import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
 import { slotHex } from '../../standards/references.js';
 import type { CardInspection } from '../enroll/inspect.js';
 import type { Finding } from './findings.js';
+import { PivEnrollError } from '../../errors.js';
+import { hasFeature } from '../../standards/firmware.js';
+import { attestHeldCardSlot } from '../attestation/attest-card.js';
+import type { AttestationTrust } from '../attestation/roots.js';
 
 const DAY = 86_400_000;
 
@@ -97,4 +101,28 @@ export async function checkCard(session: PivSession, inspection: CardInspection,
     findings.push({ id: 'policies', area: 'card', severity: 'ok', summary: `slot ${name}: PIN policy ${pinPolicyName(s.pinPolicy)}${s.touchPolicy !== undefined ? `, touch policy ${touchPolicyName(s.touchPolicy)}` : ''}` });
   }
   return findings;
+}
+
+/** The slot key's attestation: verified, refused with the reason, or not generated on the card. */
+export async function checkAttestation(session: PivSession, inspection: CardInspection, slot: number, trust: AttestationTrust, now: Date): Promise<Finding[]> {
+  const name = slotHex(slot);
+  if (inspection.slot.hasKey !== true || !hasFeature(session.version, 'attestation')) return [];
+  if (inspection.slot.keyOrigin === 'imported') {
+    // The default key source (made on this computer, imported): no attestation is expected, so it is no warning.
+    return [{ id: 'attestation-none', area: 'card', severity: 'ok', summary: `the key in slot ${name} was imported, not generated on the card: it has no attestation` }];
+  }
+  let verdict;
+  try {
+    ({ verdict } = await attestHeldCardSlot({ session, slot, trust, now }));
+  } catch (error) {
+    if (!(error instanceof PivEnrollError) || inspection.slot.keyOrigin !== undefined) throw error;
+    return [{ id: 'attestation-none', area: 'card', severity: 'warning', summary: `the card does not attest the key in slot ${name} (${error.message}): it was probably imported` }];
+  }
+  if (verdict.verified) return [{ id: 'attestation-verified', area: 'card', severity: 'ok', summary: `the key in slot ${name} was generated on this card (attestation verified against ${verdict.trust})` }];
+  // A chain to roots we were not given may be a site's own CA (a warning); a wrong key, serial or signature is tampering.
+  return [{
+    id: `attestation-${verdict.reason}`, area: 'card', severity: verdict.reason === 'wrong-chain' ? 'warning' : 'problem',
+    summary: `the attestation of the key in slot ${name} is refused (${verdict.reason}): ${verdict.message}`,
+    advice: verdict.reason === 'wrong-chain' ? 'if the card is genuine and your site has its own roots, give them with --attestation-roots FILE' : 'do not trust this card: replace it',
+  }];
 }

@@ -16,7 +16,8 @@ import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
 import { authorizedKeysLine, sshSignatureAlgorithms } from '../ssh-public-key.js';
 import { judgePlannedKey } from '../policy/enforce.js';
 import type { SitePolicy } from '../policy/types.js';
-import { checkCard } from './card-checks.js';
+import { checkAttestation, checkCard } from './card-checks.js';
+import type { AttestationTrust } from '../attestation/roots.js';
 import { worst, type Finding, type Severity } from './findings.js';
 import { certificateSignatureAlgorithm, checkHost, probeHostKey, type HostAccess, type HostCheck, type HostTarget } from './host-check.js';
 
@@ -30,6 +31,8 @@ export interface DoctorOptions extends HostAccess {
   now: Date;
   /** A site policy: the slot's key is judged by each of its rules (and the built-in known-weak ones). */
   policy?: SitePolicy;
+  /** Whom the slot key's attestation may chain to (chosen by how the card was opened); absent: not judged. */
+  attestationTrust?: AttestationTrust;
 }
 
 export interface DoctorReport {
@@ -174,6 +177,7 @@ export async function examineCard(session: PivSession, options: DoctorOptions) {
   const inspection = await inspectCard(session, options.slot, options.policy !== undefined);
   const findings = await checkCard(session, inspection, options.slot, options.now);
   if (options.policy) findings.push(...policyFindings(options.policy, inspection));
+  if (options.attestationTrust) findings.push(...(await checkAttestation(session, inspection, options.slot, options.attestationTrust, options.now)));
   const signatures: SignatureCheck[] = [];
   const algorithm = inspection.slot.keyAlgorithm;
   const publicKey = inspection.slot.publicKey;
