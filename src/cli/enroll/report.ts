@@ -13,7 +13,8 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
     fingerprint: result.fingerprint,
     authorizedKey: result.authorizedKey,
     publicKeyPem: publicKeyPem(result.publicKey),
-    certificate: { ...result.certificate, pem: certificatePem(result.certificateDer) },
+    certificate: result.certificate && result.certificateDer ? { ...result.certificate, pem: certificatePem(result.certificateDer) } : null,
+    request: result.request ?? null,
     attestation: result.attestationDer ? certificatePem(result.attestationDer) : null,
     chuidGuid: result.chuidGuid ?? null,
     hardened: result.hardened,
@@ -32,14 +33,16 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
 export function enrollmentSummary(result: FinishedEnrollment): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
-    `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
-    'Signatures made by the card:',
+    result.certificate
+      ? `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`
+      : `Certificate request: ${result.request?.subject ?? ''}${result.request?.attested ? ' (with the key\'s attestation)' : ''} in ${result.request?.file ?? ''}, for the X.509 CA; no certificate on the card yet`,
+    ...(result.request ? [] : ['Signatures made by the card:']),
     ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : c.unsupported ? 'n/a ' : 'BAD '} ${c.algorithm} via ${c.module ? `PKCS#11 (${c.module})` : 'APDUs'}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
     '',
     'authorized_keys line:',
     result.authorizedKey,
   ];
-  for (const note of result.notes ?? []) lines.splice(3 + result.verification.length, 0, `  (${note})`);
+  for (const note of result.notes ?? []) lines.splice((result.request ? 2 : 3) + result.verification.length, 0, `  (${note})`);
   const ca = result.caCertificate;
   if (ca) lines.push('', `SSH certificate: serial ${ca.serial}, key id "${ca.keyId}", principals ${ca.principals.join(', ')}, valid until ${ca.validBefore}, CA signature ${ca.signatureAlgorithm}`);
   if (result.files.length > 0) lines.push('', 'Files written:', ...result.files.map((f) => `  ${f}`));

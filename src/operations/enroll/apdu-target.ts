@@ -1,5 +1,7 @@
 /** The enrollment backend that speaks to the card itself, over APDUs through a PivSession. */
+import { decodeCertificateObject } from '../../bytes/certificate-object.js';
 import { wipe } from '../../bytes/hex.js';
+import { OBJECT } from '../../standards/objects.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
 import { NotFoundError } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
@@ -48,6 +50,14 @@ export function apduTarget(session: PivSession): EnrollmentTarget {
     },
     signingKey: async (slot, algorithm, _publicKey, pinPolicy, pin) => pivCardKey({ session, slot, algorithm, pinPolicy, pin }),
     putCertificate: (slot, der) => session.putCertificate(slot, der),
+    attestationIntermediate: async () => {
+      try {
+        return decodeCertificateObject(await session.getObject(OBJECT.ATTESTATION_CERTIFICATE)).der;
+      } catch (error) {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }
+    },
     writeChuid: async (guid) => {
       await session.setChuid(guid);
       return true;
