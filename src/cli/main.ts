@@ -57,6 +57,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--hash <name>', 'certificate hash: SHA256, SHA384, SHA512', 'SHA256')
     .option('--comment <text>', 'comment of the authorized_keys line (default: user and card serial)')
     .option('--out <dir>', 'write the public key, authorized_keys line and certificate into DIR')
+    .option('--csr <dir>', 'stop after a certificate request for an X.509 CA, DIR/piv-SLOT.csr (no self-signed certificate); then piv-enroll certificate import')
     .option('--force', 'replace a key already in the slot (the last PIN try still needs --allow-last-pin-try)')
     .option('--keep-default-credentials', 'do not replace a factory-default PIN, PUK or management key (not recommended)')
     .option('--yes', 'never ask: fail with the list of everything missing instead')

@@ -77,6 +77,7 @@ describe('a machine without the native addons', () => {
     ['enroll --deploy-to', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--deploy-to', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
     ['enroll --ca', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--ca', 'ca-dir'], 'is not used for an SSH CA certificate'],
     ['enroll --inventory FILE', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'shared.sqlite'], 'is not used for recording a card in a named inventory'],
+    ['enroll --csr', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--csr', 'requests'], 'is not used for a certificate request for an X.509 CA'],
     ['rekey', ['rekey', '--inventory', 'shared.sqlite', '--force'], 'is not used for a re-key'],
     ['deploy --slot', ['deploy', '--slot', '9c', '--host', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
     // A batch never has a stand-in (it works on readers); here it stops at its inventory, the first thing it opens.

@@ -54,6 +54,8 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   hash?: string;
   comment?: string;
   out?: string;
+  /** Stop after a certificate request for an X.509 CA, written into DIR. */
+  csr?: string;
   force?: boolean;
   keepDefaultCredentials?: boolean;
   yes?: boolean;
@@ -118,7 +120,7 @@ async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, polic
     card: { reader: flags.reader, virtual: flags.virtual, firmware: flags.firmware, serial: flags.serial, faults: flags.faults, allowLastPinTry: flags.allowLastPinTry },
     slot: flags.slot, algorithm: flags.algorithm, 'pin-policy': flags.pinPolicy, 'touch-policy': flags.touchPolicy, 'key-source': flags.keySource,
     'valid-days': flags.validDays, hash: flags.hash, importFile: flags.import, backupKey: flags.backupKey, subject: flags.subject, user: flags.user,
-    comment: flags.comment, outDir: flags.out, force: flags.force, keepDefaultCredentials: flags.keepDefaultCredentials, backend: flags.backend, module: flags.module,
+    comment: flags.comment, outDir: flags.out, csrDir: flags.csr, force: flags.force, keepDefaultCredentials: flags.keepDefaultCredentials, backend: flags.backend, module: flags.module,
     secrets, policy,
   };
 }
@@ -171,6 +173,9 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const caDir = flags.ca === 'none' ? undefined : (flags.ca ?? policy?.defaults.ca);
   const options = await optionsFromFlags(flags, environment.env, policy);
   checkCaFlags({ ...flags, ca: caDir });
+  if (flags.csr !== undefined && (caDir !== undefined || flags.deployTo !== undefined || flags.deployHostsFile !== undefined)) {
+    throw new UsageError('--csr stops the enrollment at the certificate request: --ca and --deploy-to come after `piv-enroll certificate import`');
+  }
   // Checked before the card is touched: bad hosts stop the enrollment first.
   const deploy = await prepareDeployTargets(flags, policy);
   const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined) ?? policy?.defaults.inventory;

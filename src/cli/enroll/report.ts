@@ -29,7 +29,8 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
     fingerprint: result.fingerprint,
     authorizedKey: result.authorizedKey,
     publicKeyPem: publicKeyPem(result.publicKey),
-    certificate: { ...result.certificate, pem: certificatePem(result.certificateDer) },
+    certificate: result.certificate && result.certificateDer ? { ...result.certificate, pem: certificatePem(result.certificateDer) } : null,
+    request: result.request ?? null,
     attestation: result.attestationDer ? certificatePem(result.attestationDer) : null,
     attestationDeviceCertificate: result.attestationDeviceDer ? certificatePem(result.attestationDeviceDer) : null,
     attestationVerdict: result.attestation ? verdictJson(result.attestation) : null,
@@ -50,14 +51,16 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
 export function enrollmentSummary(result: FinishedEnrollment): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
-    `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`,
-    'Signatures made by the card:',
+    result.certificate
+      ? `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`
+      : `Certificate request: ${result.request?.subject ?? ''}${result.request?.attested ? ' (with the key\'s attestation)' : ''} in ${result.request?.file ?? ''}, for the X.509 CA; no certificate on the card yet`,
+    ...(result.request ? [] : ['Signatures made by the card:']),
     ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : c.unsupported ? 'n/a ' : 'BAD '} ${c.algorithm} via ${c.module ? `PKCS#11 (${c.module})` : 'APDUs'}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
     '',
     'authorized_keys line:',
     result.authorizedKey,
   ];
-  for (const note of result.notes ?? []) lines.splice(3 + result.verification.length, 0, `  (${note})`);
+  for (const note of result.notes ?? []) lines.splice((result.request ? 2 : 3) + result.verification.length, 0, `  (${note})`);
   const verdict = result.attestation?.verdict;
   if (verdict) lines.push('', verdict.verified ? `Attestation: verified against ${verdict.trust} (the key was generated on this card)` : `Attestation: refused (${verdict.reason}): ${verdict.message}`);
   const ca = result.caCertificate;

@@ -1,14 +1,14 @@
 /** The enrollment backend that speaks to the card itself, over APDUs through a PivSession. */
+import { decodeCertificateObject } from '../../bytes/certificate-object.js';
 import { wipe } from '../../bytes/hex.js';
+import { OBJECT } from '../../standards/objects.js';
 import { readProtectedManagementKey, storeProtectedManagementKey } from '../../piv/protected-management-key.js';
 import { NotFoundError } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
 import { DEFAULT_MANAGEMENT_KEY } from '../card-status.js';
 import { pivCardKey } from './card-signer.js';
 import type { EnrollmentTarget, KeyAttestation } from './target.js';
-import { decodeCertificateObject } from '../../bytes/certificate-object.js';
 import { hasFeature } from '../../standards/firmware.js';
-import { OBJECT } from '../../standards/objects.js';
 
 /** The slot's attestation and the f9 certificate that signed it; neither on firmware before 4.3, which has no ATTEST. */
 async function attestationOf(session: PivSession, slot: number): Promise<KeyAttestation> {
@@ -57,6 +57,14 @@ export function apduTarget(session: PivSession): EnrollmentTarget {
     },
     signingKey: async (slot, algorithm, _publicKey, pinPolicy, pin) => pivCardKey({ session, slot, algorithm, pinPolicy, pin }),
     putCertificate: (slot, der) => session.putCertificate(slot, der),
+    attestationIntermediate: async () => {
+      try {
+        return decodeCertificateObject(await session.getObject(OBJECT.ATTESTATION_CERTIFICATE)).der;
+      } catch (error) {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }
+    },
     writeChuid: async (guid) => {
       await session.setChuid(guid);
       return true;

@@ -5,7 +5,7 @@
  */
 import { X509Certificate, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { toHex, wipe } from '../../bytes/hex.js';
 import { generateKeyPairForAsync, spkiDer } from '../../crypto/keys.js';
 import { certificatePem, publicKeyPem } from '../../crypto/pem.js';
@@ -16,6 +16,7 @@ import { PIN_POLICY } from '../../standards/policies.js';
 import { slotHex } from '../../standards/references.js';
 import { writeKeyBackup } from '../key-file.js';
 import { authorizedKeysLine, sshFingerprint } from '../ssh-public-key.js';
+import { buildCardRequest } from '../x509/card-request.js';
 import { cardTbsSigner, certificateSignatureAlgorithm } from './card-signer.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions } from './options.js';
@@ -54,8 +55,11 @@ export interface EnrollmentResult {
   publicKey: KeyObject;
   authorizedKey: string;
   fingerprint: string;
-  certificateDer: Uint8Array;
-  certificate: { subject: string; serial: string; notAfter: string };
+  /** The self-signed certificate written; absent when the enrollment stopped at a request (enroll --csr). */
+  certificateDer?: Uint8Array;
+  certificate?: { subject: string; serial: string; notAfter: string };
+  /** The certificate request written instead (enroll --csr), for an X.509 CA; `certificate import` brings its answer. */
+  request?: { file: string; subject: string; attested: boolean };
   attestationDer?: Uint8Array;
   /** The f9 device certificate that signed `attestationDer`. */
   attestationDeviceDer?: Uint8Array;
@@ -72,6 +76,26 @@ export interface EnrollmentResult {
  */
 export function currentPin(inspection: CardInspection, secrets: EnrollOptions['secrets']): string {
   return inspection.pinIsDefault === true ? FACTORY_PIN : secrets.pin!;
+}
+
+/** The public key, authorized_keys line, certificate and attestation as files in `outDir` (none without it). */
+async function exportFiles(outDir: string | undefined, slotName: string, publicKey: KeyObject, comment: string, certificateDer: Uint8Array | undefined, attestationDer: Uint8Array | undefined, attestationDeviceDer: Uint8Array | undefined): Promise<string[]> {
+  if (!outDir) return [];
+  await mkdir(outDir, { recursive: true });
+  const base = `piv-${slotName.toLowerCase()}`;
+  const outputs: Array<[string, string]> = [
+    [`${base}.pub`, `${authorizedKeysLine(publicKey, comment)}\n`],
+    [`${base}-public.pem`, publicKeyPem(publicKey)],
+  ];
+  if (certificateDer) outputs.push([`${base}-cert.pem`, certificatePem(certificateDer)]);
+  if (attestationDer) outputs.push([`${base}-attestation.pem`, certificatePem(attestationDer)]);
+  if (attestationDeviceDer) outputs.push([`${base}-attestation-f9.pem`, certificatePem(attestationDeviceDer)]);
+  const written: string[] = [];
+  for (const [name, content] of outputs) {
+    await writeFile(join(outDir, name), content, { mode: 0o644 });
+    written.push(join(outDir, name));
+  }
+  return written;
 }
 
 export async function applyEnrollment(
@@ -156,9 +180,29 @@ export async function applyEnrollment(
   }
 
   // 3. The certificate, signed by the card, then a fresh CHUID so hosts that cache by GUID re-read the card.
-  progress('certificate', `writing a self-signed certificate for ${plan.certificate.subject}`);
   const pinPolicy = plan.key.action === 'keep-existing' ? (inspection.slot.pinPolicy ?? PIN_POLICY.ALWAYS) : effectivePinPolicy(slot, plan.key.pinPolicy);
   const cardKey = await target.signingKey(slot, algorithm, publicKey, pinPolicy, pin);
+  if (plan.certificate.request !== undefined) {
+    // enroll --csr: a request for an X.509 CA instead, and the enrollment stops after it (the CA's certificate comes later).
+    const file = plan.certificate.request;
+    progress('certificate', `signing a certificate request for ${plan.certificate.subject}`);
+    const intermediate = attestationDer ? await target.attestationIntermediate?.() : undefined;
+    const request = await buildCardRequest({
+      key: cardKey, algorithm, publicKey, subject: options.subject, hash: options.hash,
+      attestation: attestationDer && intermediate ? { attestation: attestationDer, intermediate } : undefined,
+    });
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, request.pem, { mode: 0o644 });
+    files.push(file);
+    progress('export', 'exporting the SSH public key');
+    files.push(...(await exportFiles(options.outDir, slotName, publicKey, options.comment, undefined, attestationDer, attestationDeviceDer)));
+    return {
+      card: plan.cardName, serial: plan.serial, slot: slotName, algorithm: algorithm.name, keyAction: plan.key.action, publicKey,
+      authorizedKey: authorizedKeysLine(publicKey, options.comment), fingerprint: sshFingerprint(publicKey),
+      request: { file, subject: plan.certificate.subject, attested: intermediate !== undefined }, attestationDer, verification: [], files, hardened,
+    };
+  }
+  progress('certificate', `writing a self-signed certificate for ${plan.certificate.subject}`);
   const now = deps.now();
   const serialNumber = deps.random(16);
   serialNumber[0]! &= 0x7f; // a positive INTEGER
@@ -189,21 +233,7 @@ export async function applyEnrollment(
   progress('export', 'exporting the SSH public key');
   const authorizedKey = authorizedKeysLine(publicKey, options.comment);
   const fingerprint = sshFingerprint(publicKey);
-  if (options.outDir) {
-    await mkdir(options.outDir, { recursive: true });
-    const base = `piv-${slotName.toLowerCase()}`;
-    const outputs: Array<[string, string]> = [
-      [`${base}.pub`, `${authorizedKey}\n`],
-      [`${base}-public.pem`, publicKeyPem(publicKey)],
-      [`${base}-cert.pem`, certificatePem(certificateDer)],
-    ];
-    if (attestationDer) outputs.push([`${base}-attestation.pem`, certificatePem(attestationDer)]);
-    if (attestationDeviceDer) outputs.push([`${base}-attestation-f9.pem`, certificatePem(attestationDeviceDer)]);
-    for (const [name, content] of outputs) {
-      await writeFile(join(options.outDir, name), content, { mode: 0o644 });
-      files.push(join(options.outDir, name));
-    }
-  }
+  files.push(...(await exportFiles(options.outDir, slotName, publicKey, options.comment, certificateDer, attestationDer, attestationDeviceDer)));
 
   // 5. Verify every SSH signature algorithm the key has, through the card, against the exported key.
   progress('verify', 'checking the card signatures');

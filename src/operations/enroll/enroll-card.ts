@@ -105,6 +105,7 @@ function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
     request.deploy && 'deploying a key to hosts',
     request.ca && 'an SSH CA certificate',
     request.inventory !== 'none' && request.inventory.named && 'recording a card in a named inventory',
+    request.options.csrDir !== undefined && 'a certificate request for an X.509 CA',
   ].filter((b): b is string => typeof b === 'string');
   if (request.standInFile === undefined) because.push('this command');
   return because.length > 0 ? { allowed: false, because: because.join(', ') } : { allowed: true, file: request.standInFile! };
@@ -134,6 +135,10 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
   const { options } = request;
   const refusals = attestationProblems(request);
   if (refusals.length > 0) return { status: 'refused', errors: refusals, missing: [] };
+  if (options.csrDir !== undefined && (request.ca || request.deploy)) {
+    // The key is certified later by the X.509 CA: an SSH certificate or a deployment now would precede its certificate.
+    return { status: 'refused', errors: ['a certificate request (--csr) stops the enrollment before the SSH CA and the deployment: run those after `certificate import`'], missing: [] };
+  }
   const timer = new StepTimer();
   timer.mark('connect');
   const dependencies = { ...defaultEnrollDependencies, ...request.dependencies };
@@ -149,7 +154,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
   try {
     // A stand-in virtual card is a demonstration: it goes into no inventory (a named one was refused above).
     if (connection.standIn && request.inventory !== 'none') connection.notices.push('Not recorded in the inventory: the embedded virtual card only stands in for a demonstration.');
-    else if (request.inventory !== 'none') inventory = await Inventory.open(request.inventory.location); // before any change: an unreachable one stops us first
+    else if (request.inventory !== 'none' && options.csrDir === undefined) inventory = await Inventory.open(request.inventory.location); // before any change: an unreachable one stops us first
   } catch (error) {
     await connection.close();
     throw error;
@@ -175,7 +180,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       if (hooks.confirm && !(await hooks.confirm(plan))) return { status: 'declined' };
       const write = hooks.write ?? ((work: (progress: Progress) => Promise<EnrollmentResult>) => work(() => undefined));
       // The PKCS#11 checks come after the card write: their module host starts while the card is busy.
-      if (connection.readerName && request.pkcs11Modules.length > 0) prestartPkcs11Host();
+      if (connection.readerName && request.pkcs11Modules.length > 0 && options.csrDir === undefined) prestartPkcs11Host();
       const applied = await connection.withTarget((target) => write((progress) => applyEnrollment(target, inspection, plan, options, timer.progress(progress), dependencies)));
       enrollment = { ...applied, notes: [] };
       // Before the PKCS#11 checks, the CA, the inventory and the hosts: a required attestation that fails stops here.
@@ -186,6 +191,12 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       timer.countApdus(undefined);
       await connection.close(); // PKCS#11 modules can reach the card only once we let go of it
     }
+    if (enrollment.request) {
+      // enroll --csr stops here: modules find the key by its certificate, which the CA has yet to issue.
+      enrollment.notes.push(`stopped after the certificate request: import the CA's certificate with piv-enroll certificate import --slot ${enrollment.slot.toLowerCase()} FILE`);
+      enrollment.timings = timer.finish();
+      return { status: 'enrolled', enrollment, failedChecks: [], unreachedHosts: [] };
+    }
     timer.mark('pkcs11');
     await checkThroughModules(request, connection.readerName, enrollment, pin);
     const failedChecks = enrollment.verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
@@ -195,7 +206,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
         enrollment.files.push(enrollment.caCertificate.certificateFile);
       }
       timer.mark('inventory');
-      if (inventory) enrollment.inventory = { location: inventory.description, enrollmentId: await record(inventory, request, enrollment, firmware, connection.readerName) };
+      if (inventory && enrollment.certificate) enrollment.inventory = { location: inventory.description, enrollmentId: await record(inventory, request, enrollment, enrollment.certificate, firmware, connection.readerName) };
       if (request.deploy) {
         timer.mark('deploy');
         enrollment.deployment = await deployKey({ action: 'add', keyLine: enrollment.authorizedKey }, request.deploy.targets, request.deploy.options);
@@ -225,7 +236,7 @@ async function checkThroughModules(request: EnrollCardRequest, reader: string | 
   }
 }
 
-async function record(inventory: Inventory, request: EnrollCardRequest, enrollment: FinishedEnrollment, firmware: string, reader: string | undefined): Promise<number> {
+async function record(inventory: Inventory, request: EnrollCardRequest, enrollment: FinishedEnrollment, certificate: NonNullable<FinishedEnrollment['certificate']>, firmware: string, reader: string | undefined): Promise<number> {
   const { options, ca } = request;
   const id = await inventory.recordEnrollment({
     person: request.person ?? options.subject.find((a) => a.type === 'CN')?.value ?? options.comment,
@@ -235,14 +246,14 @@ async function record(inventory: Inventory, request: EnrollCardRequest, enrollme
     algorithm: enrollment.algorithm,
     fingerprint: enrollment.fingerprint,
     authorizedKey: enrollment.authorizedKey,
-    certificateSerial: enrollment.certificate.serial,
-    certificateNotAfter: enrollment.certificate.notAfter,
+    certificateSerial: certificate.serial,
+    certificateNotAfter: certificate.notAfter,
     options: { ...recordedOptions(options, ca), ...request.recordOverrides },
   });
   if (enrollment.attestation) await recordAttestation(inventory, id, enrollment.attestation);
-  const certificate = enrollment.caCertificate;
-  if (certificate && ca) {
-    await inventory.recordCaCertificate(id, { caDir: resolve(ca.request.dir), serial: String(certificate.serial), keyId: certificate.keyId, principals: certificate.principals, validBefore: certificate.validBefore });
+  const sshCertificate = enrollment.caCertificate;
+  if (sshCertificate && ca) {
+    await inventory.recordCaCertificate(id, { caDir: resolve(ca.request.dir), serial: String(sshCertificate.serial), keyId: sshCertificate.keyId, principals: sshCertificate.principals, validBefore: sshCertificate.validBefore });
   }
   return id;
 }

@@ -93,6 +93,8 @@ export interface EnrollInputs extends EnrollInputText {
   backupKey?: string;
   comment?: string;
   outDir?: string;
+  /** Stop after a certificate request for an X.509 CA, written into this directory. */
+  csrDir?: string;
   force?: boolean;
   keepDefaultCredentials?: boolean;
   /** apdu (default) or pkcs11 through `module` (ykcs11 by default). */
@@ -187,6 +189,7 @@ export async function buildEnrollOptions(given: EnrollInputs): Promise<{ options
     if (inputs.card.virtual !== undefined) problems.push('--backend pkcs11 reaches cards through pcscd only: serve the virtual card (piv-enroll virtual-card serve) and use --reader');
   } else if (inputs.backend !== undefined && inputs.backend !== 'apdu') problems.push(`backend "${inputs.backend}" is not one of apdu, pkcs11`);
   else if (inputs.module !== undefined) problems.push('--module chooses the module of --backend pkcs11 (for checking signatures through modules, see --pkcs11)');
+  if (inputs.csrDir !== undefined && backend.kind === 'pkcs11') problems.push('a certificate request (--csr) is made through the APDU backend: leave out --backend pkcs11');
   if (problems.length > 0) return { problems };
   return {
     problems,
@@ -204,6 +207,7 @@ export async function buildEnrollOptions(given: EnrollInputs): Promise<{ options
       hash: checked.hash,
       comment: inputs.comment ?? '',
       outDir: inputs.outDir,
+      csrDir: inputs.csrDir,
       force: inputs.force ?? false,
       keepDefaultCredentials: inputs.keepDefaultCredentials ?? false,
       secrets,

@@ -56,6 +56,11 @@ export interface EnrollOptions {
   comment: string;
   /** Directory for the exported files; nothing is written to disk without it. */
   outDir?: string;
+  /**
+   * Stop after a certificate request for an X.509 CA, written as DIR/piv-SLOT.csr: no self-signed certificate (the CA's
+   * comes later with `certificate import`), no signature checks through modules, no SSH CA, inventory or deployment.
+   */
+  csrDir?: string;
   /** Overwrite an occupied slot; try the PIN even with a single try left. */
   force: boolean;
   /** Leave factory-default PIN, PUK and management key as they are (warned about). */

@@ -2,6 +2,7 @@
  * The enrollment plan: a pure function of the options and what the card reported. Shown to the user,
  * confirmed, then applied. Every problem is collected, so one run lists them all.
  */
+import { join } from 'node:path';
 import { managementKeyAlgorithmByName, type KeyAlgorithmInfo, type ManagementKeyAlgorithmInfo } from '../../standards/algorithms.js';
 import { FEATURE_DESCRIPTION, featuresForKeyAlgorithm, formatFirmwareVersion, hasFeature } from '../../standards/firmware.js';
 import { PIN_POLICY, TOUCH_POLICY, defaultPinPolicy, pinPolicyName, touchPolicyName } from '../../standards/policies.js';
@@ -22,7 +23,8 @@ export interface EnrollmentPlan {
   slot: number;
   hardening: { changePin: boolean; changePuk: boolean; newManagementKey?: ManagementKeyAlgorithmInfo };
   key: { action: KeyAction; algorithm: KeyAlgorithmInfo; pinPolicy: number; touchPolicy: number; replaces?: string };
-  certificate: { subject: string; validDays: number; hash: string };
+  /** `request`: no certificate is written; a PKCS#10 request goes to this file for an X.509 CA instead (enroll --csr). */
+  certificate: { subject: string; validDays: number; hash: string; request?: string };
   verify: SshSignatureAlgorithm[];
   /** The site policy's rules, each met (a rule not met refuses the plan); absent without a policy file. */
   policy?: { file: string; results: PolicyRuleResult[] };
@@ -191,12 +193,22 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
       slot: options.slot,
       hardening,
       key: { action, algorithm: action === 'keep-existing' ? slot.keyAlgorithm! : algorithm, pinPolicy: options.pinPolicy, touchPolicy: options.touchPolicy, replaces },
-      certificate: { subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','), validDays: options.validDays, hash: options.hash },
+      certificate: {
+        subject: options.subject.map((a) => `${a.type}=${a.value}`).reverse().join(','),
+        validDays: options.validDays,
+        hash: options.hash,
+        ...(options.csrDir !== undefined ? { request: csrFile(options.csrDir, options.slot) } : {}),
+      },
       verify: sshSignatureAlgorithms(algorithm),
       policy: options.policy ? { file: options.policy.file, results: verdict.results } : undefined,
       warnings,
     },
   };
+}
+
+/** Where `enroll --csr DIR` writes the request of a slot. */
+export function csrFile(dir: string, slot: number): string {
+  return join(dir, `piv-${slotHex(slot).toLowerCase()}.csr`);
 }
 
 /** The plan as lines of text for the confirmation screen. */
@@ -217,8 +229,14 @@ export function describePlan(plan: EnrollmentPlan): string[] {
     'move-staged': `• Move the ${plan.key.algorithm.name} key generated on the card for this re-key into slot ${slot} (${policies}), replacing the key there`,
   };
   lines.push(keyLine[plan.key.action]);
-  lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}${viaModule ? '' : ', and a fresh CHUID'}`);
-  lines.push(`• Export the SSH public key and check that the card signs ${plan.verify.map((v) => v.name).join(', ')}`);
+  if (plan.certificate.request !== undefined) {
+    const attested = plan.key.action === 'generate-on-card' ? ' with the key\'s attestation' : '';
+    lines.push(`• Write a certificate request ${plan.certificate.subject} (${plan.certificate.hash.toUpperCase()}, signed by the card${attested}) to ${plan.certificate.request}, and stop there`);
+    lines.push('• Export the SSH public key; no certificate is written until the CA\'s: piv-enroll certificate import --slot ' + slot.toLowerCase() + ' FILE');
+  } else {
+    lines.push(`• Write a self-signed certificate ${plan.certificate.subject}, ${plan.certificate.validDays} days, ${plan.certificate.hash.toUpperCase()}${viaModule ? '' : ', and a fresh CHUID'}`);
+    lines.push(`• Export the SSH public key and check that the card signs ${plan.verify.map((v) => v.name).join(', ')}`);
+  }
   if (plan.policy) lines.push(`• Site policy ${plan.policy.file}: met (${plan.policy.results.map((r) => r.rule).join(', ')})`);
   return [...lines, ...plan.warnings.map((w) => `! ${w}`)];
 }

@@ -35,6 +35,8 @@ export interface EnrollmentTarget {
   /** The slot's key as a signer; `publicKey` lets a backend that needs it (ykcs11) expose the key first. */
   signingKey(slot: number, algorithm: KeyAlgorithmInfo, publicKey: KeyObject, pinPolicy: number, pin: string): Promise<CardKey>;
   putCertificate(slot: number, der: Uint8Array): Promise<void>;
+  /** The card's f9 attestation certificate (DER), which signs the attestations; undefined when it has none. APDU backend only. */
+  attestationIntermediate?(): Promise<Uint8Array | undefined>;
   /** Writes a CHUID with this GUID; false when the backend cannot write it. */
   writeChuid(guid: Uint8Array): Promise<boolean>;
 }

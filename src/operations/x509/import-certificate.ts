@@ -114,7 +114,7 @@ export function planCertificateImport(
       compress = true;
       objectBytes = encodeCertificateObject(der, true).length;
       if (objectBytes > MAX_OBJECT_CONTENT) problems.push(`the certificate is too large for a PIV slot even compressed (${der.length} bytes, ${objectBytes} gzip-compressed; at most ${MAX_OBJECT_CONTENT})`);
-      else warnings.push(`the certificate (${der.length} bytes) is stored gzip-compressed (${objectBytes} bytes), as ykman --compress does: tools that do not read compressed certificates will not see it`);
+      else warnings.push(`the certificate (${der.length} bytes) is stored gzip-compressed (${objectBytes} bytes), as ykman --compress does: OpenSC and ykman 5 read it, ykman 4 (Debian's 4.0.9) does not`);
     }
     if (new Date(certificate.validTo) < options.now) warnings.push(`the certificate expired on ${new Date(certificate.validTo).toISOString()}`);
     else if (new Date(certificate.validFrom) > options.now) warnings.push(`the certificate is not valid before ${new Date(certificate.validFrom).toISOString()}`);
