@@ -11,6 +11,7 @@ import { addCardOptions, addHostAccessOptions, addInventoryOption, type CardFlag
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerDeployCommand } from './register-deploy.js';
+import { registerEscrowCommands } from './register-escrow.js';
 import type { AttestFlags } from './commands/attest.js';
 import type { BatchFlags } from './commands/batch.js';
 import type { EnrollFlags } from './commands/enroll.js';
@@ -196,6 +197,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   registerDeployCommand(program, output, setExit);
   registerCaCommands(program, output, setExit);
+  registerEscrowCommands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard
