@@ -155,6 +155,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--pin-file <file>', 'the PIN of cards already hardened (or PIV_PIN)')
     .option('--new-pin-file <file>', 'the PIN factory-fresh cards get (or PIV_NEW_PIN)')
     .option('--new-puk-file <file>', 'the PUK factory-fresh cards get (or PIV_NEW_PUK)')
+    .option('--pin-out <dir>', 'each factory-fresh card gets a random PIN and PUK (unless given above): write each person\'s to DIR/USER.txt (mode 0600)')
+    .option('--escrow-recipient <age1…|file>', 'encrypt each card\'s new PUK and management key to this age recipient (or the recipients in FILE), kept in the inventory')
     .option('--management-key-file <file>', 'the management key of cards that do not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the manifest\'s CA (or PIV_CA_PASSPHRASE)')
     .option('--yes', 'never ask: match cards by the card-serial column')
