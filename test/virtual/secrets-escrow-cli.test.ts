@@ -152,3 +152,38 @@ describe('per-card secrets and escrow (enroll, escrow show)', () => {
     await piv.changePuk(puk!, puk!);
   });
 });
+
+describe('enrollCard with generated secrets (the operation the handout builds on)', () => {
+  test('initialSecrets carries the generated PIN (and the PUK without escrow) in memory; the --json rendering never does; a non-default PIN is kept, with a warning', async () => {
+    const { buildEnrollOptions } = await import('../../src/operations/enroll/enroll-inputs.js');
+    const { enrollCard } = await import('../../src/operations/enroll/enroll-card.js');
+    const { enrollmentJson } = await import('../../src/cli/enroll/report.js');
+    const card = join(scratch(), 'card.json');
+    // Bytes 1..: digits 1 2 3 4 5 6 is a run and drawn again; the PIN then is 9 0 4 8 7 2.
+    const bytes = [1, 2, 3, 4, 5, 6, 251, 251, 9, 10, 4, 8, 7, 2, 251, 251, 3, 1, 4, 1, 5, 9, 2, 6, 251, 251];
+    let at = 0;
+    const random = (n: number) => Uint8Array.from(bytes.slice(at, (at += n)));
+    const built = await buildEnrollOptions({ card: { virtual: card }, user: 'eve', algorithm: 'ECCP256', randomPin: true, randomPuk: true, random, secrets: {} });
+    const handedOut: Array<Record<string, string | undefined>> = [];
+    const outcome = await enrollCard({ options: built.options!, pkcs11Modules: [], inventory: 'none' }, { notice: () => undefined, handOut: async (s) => void handedOut.push({ ...s }) });
+    expect(outcome.status).toBe('enrolled');
+    if (outcome.status !== 'enrolled') return;
+    expect(outcome.enrollment.initialSecrets).toEqual({ pin: '904872', puk: '31415926' });
+    expect(handedOut).toEqual([{ pin: '904872', puk: '31415926' }]);
+    const json = JSON.stringify(enrollmentJson(outcome.enrollment));
+    expect(json).not.toContain('904872');
+    expect(json).not.toContain('31415926');
+    const piv = await session(card);
+    await piv.verifyPin('904872');
+
+    // The card is hardened now: asked again for a random PIN, it keeps its PIN, says so, and hands nothing out.
+    const again = await buildEnrollOptions({ card: { virtual: card }, user: 'eve', algorithm: 'ECCP256', slot: '9a', randomPin: true, secrets: { pin: '904872' } });
+    const notes: string[] = [];
+    const second = await enrollCard({ options: again.options!, pkcs11Modules: [], inventory: 'none' }, {
+      notice: () => undefined, confirm: async (plan) => (notes.push(...plan.warnings), true), handOut: async () => void notes.push('handed out'),
+    });
+    expect(second.status).toBe('enrolled');
+    expect(notes).toContain('the card\'s PIN is not the factory default: it keeps its PIN, and no random PIN is set');
+    expect(notes).not.toContain('handed out');
+  });
+});
