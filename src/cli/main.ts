@@ -13,6 +13,7 @@ import { registerCaCommands } from './register-ca.js';
 import { registerCardLifeCommands } from './register-card-life.js';
 import { registerDeployCommand } from './register-deploy.js';
 import { registerX509Commands } from './register-x509.js';
+import { registerEscrowCommands } from './register-escrow.js';
 import type { AttestFlags } from './commands/attest.js';
 import { addAttestationOptions } from './attestation-options.js';
 import type { BatchFlags } from './commands/batch.js';
@@ -69,6 +70,10 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--new-puk-file <file>', 'the new PUK for a factory-fresh card (or PIV_NEW_PUK)')
     .option('--management-key-file <file>', 'the management key in hex, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--passphrase-file <file>', 'passphrase of --import or --backup-key (or PIV_KEY_PASSPHRASE)')
+    .option('--random-pin', 'a factory-fresh card gets a random 6-digit PIN, shown once on the terminal or written to --pin-out')
+    .option('--random-puk', 'a factory-fresh card gets a random 8-digit PUK (kept by --escrow-recipient, else shown or written like the PIN)')
+    .option('--escrow-recipient <age1…|file>', 'encrypt the new PUK and management key to this age recipient (or the recipients in FILE) and keep them in the inventory')
+    .option('--pin-out <file>', 'write the generated PIN (and PUK) to FILE, a new file of mode 0600, instead of the terminal')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
     .option('--ca <dir>', 'after enrolling, have the SSH CA in DIR (piv-enroll ca init) certify the key: writes piv-9c-cert.pub beside the public key (default: the policy\'s CA; none: no CA)')
     .option('--principals <list>', 'with --ca: the names the certificate lets the key log in as (default: the --user name)')
@@ -157,6 +162,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--pin-file <file>', 'the PIN of cards already hardened (or PIV_PIN)')
     .option('--new-pin-file <file>', 'the PIN factory-fresh cards get (or PIV_NEW_PIN)')
     .option('--new-puk-file <file>', 'the PUK factory-fresh cards get (or PIV_NEW_PUK)')
+    .option('--pin-out <dir>', 'each factory-fresh card gets a random PIN and PUK (unless given above): write each person\'s to DIR/USER.txt (mode 0600)')
+    .option('--escrow-recipient <age1…|file>', 'encrypt each card\'s new PUK and management key to this age recipient (or the recipients in FILE), kept in the inventory')
     .option('--management-key-file <file>', 'the management key of cards that do not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the manifest\'s CA (or PIV_CA_PASSPHRASE)')
     .option('--yes', 'never ask: match cards by the card-serial column')
@@ -201,6 +208,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
   registerCaCommands(program, output, setExit);
   registerX509Commands(program, output, setExit);
   registerCardLifeCommands(program, output, setExit);
+  registerEscrowCommands(program, output, setExit);
 
   const virtualCard = program.command('virtual-card').description('the embedded virtual YubiKey (test-only)');
   virtualCard

@@ -30,6 +30,25 @@ describe('batch --manifest with errors', () => {
     expect(result.stderr).toContain(`${manifest}:3: bo has no card-serial: without a terminal, people are matched to cards by serial`);
   });
 
+  test('random PINs per card with nowhere to hand them out are refused before any reader; --escrow-recipient typos too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'piv-enroll-batch-'));
+    const manifest = join(dir, 'intake.yaml');
+    writeFileSync(manifest, '- user: ana\n  card-serial: 5\n');
+    const inventory = join(dir, 'inventory.sqlite');
+    const bare = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', inventory], { env: {} });
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/batch gives every factory-fresh card its own random PIN and PUK: say where they go for each person \(--pin-out DIR; the PUK can go to --escrow-recipient instead\)/);
+    // A PIN for everyone is still possible, said out loud; the PUK is then the one generated value without a destination.
+    const shared = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', inventory], { env: { PIV_NEW_PIN: '24681357' } });
+    expect(shared.code).toBe(2);
+    expect(shared.stderr).toMatch(/warning: every factory-fresh card gets the same PIN/);
+    expect(shared.stderr).toMatch(/its own random PUK: say where they go/);
+    expect(shared.stderr).not.toContain('24681357');
+    const typo = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', inventory, '--escrow-recipient', 'age1nope'], { env: {} });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/--escrow-recipient: "age1nope" is not an age recipient/);
+  });
+
   test('--inventory none is refused: the inventory is what makes a batch resumable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'piv-enroll-batch-'));
     const manifest = join(dir, 'intake.yaml');

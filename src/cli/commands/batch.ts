@@ -22,6 +22,8 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretReader } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
+import { parseEscrowRecipients } from '../../operations/secrets/escrow.js';
+import { prepareBatchHandOut } from '../hand-out.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 
@@ -46,6 +48,9 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags {
   managementKeyFile?: string;
   caPassphraseFile?: string;
   keepDefaultCredentials?: boolean;
+  /** A directory for each person's generated PIN (and PUK): DIR/USER.txt, mode 0600. */
+  pinOut?: string;
+  escrowRecipient?: string;
 }
 
 export interface BatchEnvironment {
@@ -105,8 +110,19 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
   if (managementKey !== undefined) secrets.managementKey = parseManagementKey(managementKey);
   const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) || policy?.defaults.ca !== undefined ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
+  const escrowRecipients = flags.escrowRecipient === undefined ? undefined : await parseEscrowRecipients(flags.escrowRecipient).catch((error: unknown) => {
+    if (!(error instanceof UsageError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  });
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const attestation = await attestationRequirement(flags); // a bad roots file stops the batch before any card
+  // Random per card unless one value for every card was given (then said out loud: one leaked sheet opens them all).
+  const hardening = !flags.keepDefaultCredentials;
+  for (const [given, what] of [[secrets.newPin, 'PIN'], [secrets.newPuk, 'PUK']] as const) {
+    if (hardening && given !== undefined) output.notice(`warning: every factory-fresh card gets the same ${what} (given for all): one leaked sheet opens them all; leave it out for a random ${what} per card`);
+  }
+  const handOutTo = flags.pinOut === undefined ? undefined : await prepareBatchHandOut(flags.pinOut);
 
   const finished: PersonReport[] = [];
   const pendingNow = (): ManifestEntry[] => manifest.entries.filter((e) => !finished.some((r) => r.user === e.user));
@@ -119,6 +135,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           entries: manifest.entries, readers: flags.reader, inventoryLocation: location, force: flags.force ?? false, allowLastPinTry: flags.allowLastPinTry ?? false,
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
           secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy, attestation,
+          randomPin: hardening && secrets.newPin === undefined, randomPuk: hardening && secrets.newPuk === undefined, escrowRecipients,
         },
         {
           notice: (t) => output.notice(t),
@@ -128,6 +145,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           personDone: (report) => finished.push(report),
           wordMissing: (m) => MISSING_INPUT_WORDS[m],
           write: (work) => cancellation.whileWritingCard(() => work(() => undefined), enrolledCardStatement),
+          handOut: handOutTo && ((entry, serial, generated) => handOutTo(entry.user).deliver(generated, `${entry.user}'s card ${serial ?? ''}`.trim())),
         },
       ),
     );

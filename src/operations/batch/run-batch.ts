@@ -10,14 +10,14 @@
  */
 import { join } from 'node:path';
 import type { AttestationRequirement } from '../attestation/evidence.js';
-import { InterruptedError, PivEnrollError } from '../../errors.js';
+import { InterruptedError, PivEnrollError, UsageError } from '../../errors.js';
 import { deployKey, type DeployOptions } from '../deploy/deploy-key.js';
 import { parseHostSpec, type HostTarget } from '../deploy/host-spec.js';
 import { prepareCaStep } from '../enroll/ca-step.js';
 import { enrollCard, type EnrollCardHooks } from '../enroll/enroll-card.js';
 import { buildEnrollOptions } from '../enroll/enroll-inputs.js';
 import type { SitePolicy } from '../policy/types.js';
-import type { EnrollSecrets } from '../enroll/options.js';
+import type { EnrollSecrets, InitialSecrets } from '../enroll/options.js';
 import type { MissingInput } from '../enroll/plan.js';
 import { hostsWithKey, Inventory, type EnrollmentRecord } from '../inventory/inventory.js';
 import { recordDeployResults } from '../inventory/record-deploy.js';
@@ -53,6 +53,14 @@ export interface BatchRequest {
   outDir?: string;
   /** For every card: the PIN of cards already hardened, the PIN and PUK factory-fresh cards get, a management key. */
   secrets: Pick<EnrollSecrets, 'pin' | 'newPin' | 'newPuk' | 'managementKey'>;
+  /**
+   * Each factory-fresh card gets its own random PIN / PUK (the default when `secrets` has no new PIN / PUK): one leaked
+   * sheet then opens one card. They reach the person through `hooks.handOut`; the PUK may go to the escrow instead.
+   */
+  randomPin?: boolean;
+  randomPuk?: boolean;
+  /** age recipients to escrow every card's new PUK and management key to. */
+  escrowRecipients?: string[];
   caPassphrase?: string;
   /** How to reach the manifest's hosts. */
   deploy: DeployOptions;
@@ -79,6 +87,11 @@ export interface BatchHooks {
   wordMissing?(missing: MissingInput): string;
   /** Wraps each card write (the CLI holds a second Ctrl-C until it ends). */
   write?: EnrollCardHooks['write'];
+  /**
+   * A card's generated PIN (and PUK, when no escrow keeps it), the moment the card took it: for the person's handout.
+   * Required when the batch generates them: without it they would reach nobody.
+   */
+  handOut?(entry: ManifestEntry, cardSerial: number | undefined, secrets: InitialSecrets): Promise<void>;
 }
 
 const POLL_MS = 500;
@@ -94,6 +107,15 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
   const reports = new Map<string, PersonReport>();
   const pending: ManifestEntry[] = [];
   const inventory = await Inventory.open(request.inventoryLocation);
+  // Before any reader is touched: generated secrets nobody would receive are refused, not set on cards.
+  const unreached = [request.randomPin && 'PIN', request.randomPuk && !request.escrowRecipients && 'PUK'].filter(Boolean);
+  if (unreached.length > 0 && !hooks.handOut) {
+    await inventory.close();
+    throw new UsageError(
+      `batch gives every factory-fresh card its own random ${unreached.join(' and ')}: say where they go for each person (--pin-out DIR${unreached.includes('PUK') ? '; the PUK can go to --escrow-recipient instead' : ''}), ` +
+        'or give one value for every card (PIV_NEW_PIN / --new-pin-file, PIV_NEW_PUK / --new-puk-file; not recommended)',
+    );
+  }
   try {
     // Resume: who is done already, and whose deployment stopped half-way.
     for (const entry of request.entries) {
@@ -144,6 +166,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       outDir, force: request.force, keepDefaultCredentials: request.keepDefaultCredentials,
       secrets: { ...request.secrets, managementKey: request.secrets.managementKey?.slice() },
       policy: request.policy,
+      randomPin: request.randomPin, randomPuk: request.randomPuk, escrowRecipients: request.escrowRecipients,
     });
     if (!built.options) throw new PivEnrollError(built.problems.join('; '));
     const subjectCn = built.options.subject.find((a) => a.type === 'CN')?.value;
@@ -159,7 +182,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
         ca: caRequest ? { request: caRequest, prepare: (cn) => prepareCaStep(caRequest, cn ?? subjectCn) } : undefined,
         deploy: entry.hosts.length > 0 ? { targets: entry.hosts.map((h) => parseHostSpec(h) as HostTarget), options: request.deploy } : undefined,
       },
-      { notice: () => undefined, write: hooks.write },
+      { notice: () => undefined, write: hooks.write, handOut: hooks.handOut && ((secrets) => hooks.handOut!(entry, card.serial, secrets)) },
     );
     if (outcome.status === 'refused') throw new PivEnrollError(`cannot enroll: ${[...outcome.missing.map((m) => `missing: ${hooks.wordMissing?.(m) ?? m}`), ...outcome.errors].join('; ')}`);
     if (outcome.status === 'enrolled') {

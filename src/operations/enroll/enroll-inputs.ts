@@ -17,6 +17,7 @@ import type { CardSelection } from '../open-card.js';
 import { selectPkcs11Modules } from '../pkcs11-modules.js';
 import { subjectFromTemplate } from '../policy/load.js';
 import type { SitePolicy } from '../policy/types.js';
+import { randomPin, randomPuk, type RandomBytes } from '../secrets/random-secrets.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollBackend, type EnrollOptions, type EnrollSecrets, type KeySource } from './options.js';
 
 /** The fields, named as the manifest's columns (the flags are the same words with `--`). */
@@ -103,6 +104,13 @@ export interface EnrollInputs extends EnrollInputText {
   secrets: EnrollSecrets;
   /** The site policy: its defaults fill valid-days and the subject (from `user`) where they are not given; the plan checks its rules. */
   policy?: SitePolicy;
+  /** Draw the new PIN / PUK for this card (a factory-fresh one) instead of taking one given. */
+  randomPin?: boolean;
+  randomPuk?: boolean;
+  /** age recipients (already parsed) to escrow the new PUK and management key to. */
+  escrowRecipients?: string[];
+  /** The randomness of --random-pin/--random-puk; default the OS CSPRNG. */
+  random?: RandomBytes;
 }
 
 /** The inputs with the policy's defaults where nothing was given (what is given always wins). */
@@ -161,7 +169,19 @@ export async function buildEnrollOptions(given: EnrollInputs): Promise<{ options
     if (!(error instanceof UsageError)) throw error;
     problems.push(error.message);
   }
-  const { secrets } = inputs;
+  const secrets = { ...inputs.secrets };
+  const generated: NonNullable<EnrollOptions['generated']> = {};
+  if (inputs.randomPin) {
+    if (secrets.newPin !== undefined) problems.push('--random-pin and a new PIN (PIV_NEW_PIN or --new-pin-file) each choose the new PIN: give one');
+    else (secrets.newPin = randomPin(inputs.random), (generated.pin = true));
+  }
+  if (inputs.randomPuk) {
+    if (secrets.newPuk !== undefined) problems.push('--random-puk and a new PUK (PIV_NEW_PUK or --new-puk-file) each choose the new PUK: give one');
+    else (secrets.newPuk = randomPuk(inputs.random), (generated.puk = true));
+  }
+  if ((inputs.randomPin || inputs.randomPuk || inputs.escrowRecipients) && inputs.keepDefaultCredentials) {
+    problems.push('--keep-default-credentials sets no PIN, PUK or management key: --random-pin, --random-puk and --escrow-recipient have nothing to do');
+  }
   for (const [value, what] of [[secrets.newPin, 'the new PIN'], [secrets.newPuk, 'the new PUK']] as const) {
     const problem = value === undefined ? undefined : checkNewPinValue(value);
     if (problem) problems.push(`${what}: ${problem}`);
@@ -212,6 +232,8 @@ export async function buildEnrollOptions(given: EnrollInputs): Promise<{ options
       keepDefaultCredentials: inputs.keepDefaultCredentials ?? false,
       secrets,
       policy: inputs.policy,
+      ...(generated.pin || generated.puk ? { generated } : {}),
+      ...(inputs.escrowRecipients ? { escrowRecipients: inputs.escrowRecipients } : {}),
     },
   };
 }
