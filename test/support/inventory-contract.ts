@@ -3,6 +3,7 @@
  * PostgreSQL (test/database): the same schema and queries must behave the same on both.
  */
 import { describe, expect, test } from 'vitest';
+import { escrowEvents, latestEscrow, recordEscrow, recordEscrowOpened } from '../../src/operations/inventory/escrow-store.js';
 import type { Inventory } from '../../src/operations/inventory/inventory.js';
 import { MIGRATIONS } from '../../src/operations/inventory/schema.js';
 
@@ -70,6 +71,30 @@ export function inventoryContract(name: string, open: (now: () => Date) => Promi
         await inventory.recordCaRevocation('/ca2', { keyId: 'dee' });
         const afterRevocation = await inventory.enrollments({ expiringBefore: new Date('2026-12-24T00:00:00Z') });
         expect(afterRevocation.map((r) => r.person).filter((p) => ['cy', 'dee', 'eve'].includes(p))).toEqual(['cy']);
+      } finally {
+        await inventory.close();
+      }
+    });
+
+    test('escrow (migration 6): per card, the newest row wins; storing and opening are events, without the ciphertext', async () => {
+      const inventory = await open(now);
+      try {
+        await expect(recordEscrow(inventory, { cardSerial: 6006, recipient: 'age1x', ciphertext: 'A' }, now())).rejects.toThrow(/card 6006 is not in the inventory/);
+        const id = await inventory.recordEnrollment({ person: 'fay', card: { serial: 6006 }, slot: '9C', algorithm: 'ECCP256', fingerprint: 'SHA256:fay', authorizedKey: KEY, options: {} });
+        expect(await latestEscrow(inventory, 6006)).toBeUndefined();
+        await recordEscrow(inventory, { cardSerial: 6006, recipient: 'age1first', ciphertext: '-----BEGIN AGE ENCRYPTED FILE-----\nONE\n' }, now());
+        clock = new Date('2026-11-26T10:00:00Z');
+        await recordEscrow(inventory, { cardSerial: 6006, recipient: 'age1second', ciphertext: '-----BEGIN AGE ENCRYPTED FILE-----\nTWO\n' }, now());
+        expect(await latestEscrow(inventory, 6006)).toEqual({
+          cardSerial: 6006, recipient: 'age1second', ciphertext: '-----BEGIN AGE ENCRYPTED FILE-----\nTWO\n', createdAt: '2026-11-26T10:00:00.000Z',
+        });
+        expect(await latestEscrow(inventory, 60060)).toBeUndefined();
+        await recordEscrowOpened(inventory, 6006, 'opened by helpdesk@desk1 (show)', now());
+        const events = await escrowEvents(inventory, 6006);
+        expect(events.map((e) => e.kind)).toEqual(['escrow', 'escrow', 'escrow-show']);
+        expect(events[2]!.detail).toBe('card 6006: opened by helpdesk@desk1 (show)');
+        expect(events.some((e) => e.detail.includes('ONE') || e.detail.includes('TWO'))).toBe(false);
+        expect((await inventory.events(id)).map((e) => e.kind)).toEqual(['enroll', 'escrow', 'escrow', 'escrow-show']);
       } finally {
         await inventory.close();
       }

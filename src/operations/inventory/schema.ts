@@ -92,6 +92,22 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: () => ['ALTER TABLE rekeys ADD COLUMN staging_slot TEXT'],
   },
   {
+    version: 6,
+    description: 'escrowed PUKs and management keys',
+    // Per card, the PUK and management key it was given, age-encrypted to the site's escrow recipient (ASCII armor, so
+    // `age -d` reads the column as it is). Never in clear: only the holder of the escrow identity can open a row. A card
+    // hardened again (after a reset) gets a new row; the newest is the card's.
+    statements: (d) => [
+      `CREATE TABLE escrow (
+        ${id(d)},
+        card_id ${reference(d)} NOT NULL REFERENCES cards(id),
+        recipient TEXT NOT NULL,
+        ciphertext TEXT NOT NULL,
+        created_at TEXT NOT NULL)`,
+      'CREATE INDEX escrow_by_card ON escrow (card_id, id)',
+    ],
+  },
+  {
     version: 7,
     description: 'card status and card events',
     // A card's later life (PIN changed, unblocked, reset, lost) is about the card, not one enrollment: events name the
