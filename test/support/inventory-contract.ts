@@ -79,7 +79,11 @@ export function inventoryContract(name: string, open: (now: () => Date) => Promi
     test('escrow (migration 6): per card, the newest row wins; storing and opening are events, without the ciphertext', async () => {
       const inventory = await open(now);
       try {
-        await expect(recordEscrow(inventory, { cardSerial: 6006, recipient: 'age1x', ciphertext: 'A' }, now())).rejects.toThrow(/card 6006 is not in the inventory/);
+        // Stored the moment the card took its PUK, before the enrollment is recorded: the card row comes first.
+        await recordEscrow(inventory, { cardSerial: 6007, recipient: 'age1x', ciphertext: 'A' }, now());
+        expect((await latestEscrow(inventory, 6007))?.ciphertext).toBe('A');
+        await inventory.recordEnrollment({ person: 'gus', card: { serial: 6007 }, slot: '9C', algorithm: 'ECCP256', fingerprint: 'SHA256:gus', authorizedKey: KEY, options: {} });
+        expect((await inventory.enrollments({ cardSerial: 6007 })).map((r) => r.person)).toEqual(['gus']);
         const id = await inventory.recordEnrollment({ person: 'fay', card: { serial: 6006 }, slot: '9C', algorithm: 'ECCP256', fingerprint: 'SHA256:fay', authorizedKey: KEY, options: {} });
         expect(await latestEscrow(inventory, 6006)).toBeUndefined();
         await recordEscrow(inventory, { cardSerial: 6006, recipient: 'age1first', ciphertext: '-----BEGIN AGE ENCRYPTED FILE-----\nONE\n' }, now());

@@ -44,6 +44,7 @@ function wizard(args: string[], steps: Array<{ prompt: RegExp; type: string }>, 
 
 const ANSWERS = [
   { prompt: /Who is this card for/, type: 'ana' },
+  { prompt: /Let the owner type their own PIN\?/, type: 'y' },
   { prompt: /New PIN:/, type: '24681357' },
   { prompt: /New PIN again:/, type: '24681357' },
   { prompt: /New PUK:/, type: '97531864' },

@@ -13,6 +13,7 @@ describe('the wizard on a real terminal (inquirer prompts in a pseudo-terminal)'
     const file = join(mkdtempSync(join(tmpdir(), 'piv-enroll-tty-')), 'card.json');
     const result = await runOnTerminal(process.execPath, [CLI, 'enroll', '--virtual', file, '--algorithm', 'ECCP256'], [
       { prompt: /Who is this card for/, answer: 'ana' },
+      { prompt: /Let the owner type their own PIN\?/, answer: 'y' },
       { prompt: /New PIN:/, answer: '24681357' },
       { prompt: /New PIN again:/, answer: '24681357' },
       { prompt: /New PUK:/, answer: '97531864' },

@@ -22,6 +22,8 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom, secretReader } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
+import { parseEscrowRecipients } from '../../operations/secrets/escrow.js';
+import { prepareEnrollHandOut, processSecretTerminal, type SecretTerminal } from '../hand-out.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
 
 export interface EnrollCaFlags {
@@ -66,6 +68,12 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */
   module?: string;
+  randomPin?: boolean;
+  randomPuk?: boolean;
+  /** age1… or a file of recipients: escrow the PUK and management key to them. */
+  escrowRecipient?: string;
+  /** A new 0600 file for the generated PIN/PUK (else the terminal, once). */
+  pinOut?: string;
 }
 
 export interface EnrollEnvironment {
@@ -75,6 +83,8 @@ export interface EnrollEnvironment {
   prompter: Prompter;
   /** Where the embedded virtual card lives when no card is found. */
   fallbackVirtualCard?: string;
+  /** Where a generated PIN may be shown once: the terminal (stderr on a TTY) only. */
+  secretTerminal?: SecretTerminal;
 }
 
 /** The plan refused: exit status 2 when only inputs are missing (a usage problem), 1 otherwise. */
@@ -111,7 +121,12 @@ async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, probl
     slot: flags.slot, algorithm: flags.algorithm, 'pin-policy': flags.pinPolicy, 'touch-policy': flags.touchPolicy, 'key-source': flags.keySource,
     'valid-days': flags.validDays, hash: flags.hash, importFile: flags.import, backupKey: flags.backupKey, subject: flags.subject, user: flags.user,
     comment: flags.comment, outDir: flags.out, force: flags.force, keepDefaultCredentials: flags.keepDefaultCredentials, backend: flags.backend, module: flags.module,
-    secrets,
+    secrets, randomPin: flags.randomPin, randomPuk: flags.randomPuk,
+    escrowRecipients: flags.escrowRecipient === undefined ? undefined : await parseEscrowRecipients(flags.escrowRecipient).catch((error: unknown) => {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error.message);
+      return undefined;
+    }),
   };
 }
 
@@ -161,6 +176,20 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   checkCaFlags(flags);
   // Checked before the card is touched: bad hosts stop the enrollment first.
   const deploy = await prepareDeployTargets(flags);
+  // A generated PIN (or a generated PUK no escrow keeps) needs somewhere to go, found before the card is touched.
+  const needed = flags.randomPin ? '--random-pin' : flags.randomPuk && !options.escrowRecipients ? '--random-puk without --escrow-recipient' : undefined;
+  const handOut = await prepareEnrollHandOut(flags.pinOut, environment.secretTerminal, interactive ? undefined : needed);
+  try {
+    return await enrollWith(flags, output, environment, options, interactive, deploy, handOut);
+  } finally {
+    await handOut?.finish();
+  }
+}
+
+async function enrollWith(
+  flags: EnrollFlags, output: Output, environment: EnrollEnvironment, options: EnrollOptions, interactive: boolean,
+  deploy: EnrollCardRequest['deploy'], handOut: Awaited<ReturnType<typeof prepareEnrollHandOut>>,
+): Promise<number> {
   const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined);
   const request: EnrollCardRequest = {
     options,
@@ -173,6 +202,11 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
     complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter) : undefined,
+    handOut: async (secrets) => {
+      const who = `the card of ${options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner'}`;
+      const to = handOut ?? (await prepareEnrollHandOut(undefined, environment.secretTerminal, 'the generated PIN'));
+      await to!.deliver(secrets, who);
+    },
     confirm: async (plan) => {
       output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
       if (!interactive || (await environment.prompter.confirm('Enroll the card as planned?', true))) return true;
@@ -205,4 +239,5 @@ export const defaultEnrollEnvironment = (yes: boolean | undefined): EnrollEnviro
   env: process.env,
   interactive: !yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && process.env.CI !== 'true',
   prompter: terminalPrompter,
+  secretTerminal: processSecretTerminal(),
 });

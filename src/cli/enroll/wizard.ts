@@ -10,6 +10,7 @@ import type { EnrollOptions } from '../../operations/enroll/options.js';
 import type { MissingInput } from '../../operations/enroll/plan.js';
 import { readPrivateKeyFile } from '../../operations/key-file.js';
 import { askNewSecret, type Prompter } from '../prompter.js';
+import { randomPin, randomPuk, weakDigitsReason } from '../../operations/secrets/random-secrets.js';
 import { parseManagementKey } from '../secrets.js';
 
 /** How each missing input is named to someone who has to supply it without a terminal. */
@@ -43,10 +44,18 @@ export async function askForMissing(options: EnrollOptions, inspection: CardInsp
         secrets.pin = await prompter.password('PIN:');
         break;
       case 'new-pin':
-        prompter.say('The card still has the factory-default PIN: choose the user\'s PIN (6 to 8 characters).');
-        secrets.newPin = await askNewSecret(prompter, 'PIN', checkNewPinValue);
+        prompter.say('The card still has the factory-default PIN: its owner types their own PIN now (6 to 8 characters, hidden), or piv-enroll draws a random one and shows it once.');
+        if (await prompter.confirm('Let the owner type their own PIN?', true)) secrets.newPin = await askNewSecret(prompter, 'PIN', checkOwnPin);
+        else (secrets.newPin = randomPin(), (options.generated = { ...options.generated, pin: true }));
         break;
       case 'new-puk':
+        if (options.escrowRecipients) {
+          // Nobody needs to know it: the escrow keeps it for the helpdesk.
+          prompter.say('The card still has the factory-default PUK: it gets a random PUK, kept only in the escrow.');
+          secrets.newPuk = randomPuk();
+          options.generated = { ...options.generated, puk: true };
+          break;
+        }
         prompter.say('The card still has the factory-default PUK: choose a PUK (6 to 8 characters), kept by IT to unblock the PIN.');
         secrets.newPuk = await askNewSecret(prompter, 'PUK', checkNewPinValue);
         break;
@@ -65,6 +74,14 @@ export async function askForMissing(options: EnrollOptions, inspection: CardInsp
         break;
     }
   }
+}
+
+/** A PIN a person chooses: what any new PIN must be, and not one of the first guesses (123456, 000000, 654321…). */
+function checkOwnPin(value: string): string | undefined {
+  const problem = checkNewPinValue(value);
+  if (problem) return problem;
+  const weak = weakDigitsReason(value);
+  return weak ? `that PIN is among the first an attacker would try (${weak})` : undefined;
 }
 
 function fail(message: string): never {

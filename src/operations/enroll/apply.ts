@@ -18,7 +18,7 @@ import { writeKeyBackup } from '../key-file.js';
 import { authorizedKeysLine, sshFingerprint } from '../ssh-public-key.js';
 import { cardTbsSigner, certificateSignatureAlgorithm } from './card-signer.js';
 import type { CardInspection } from './inspect.js';
-import type { EnrollOptions } from './options.js';
+import type { EnrollOptions, NewCredentials } from './options.js';
 import { effectivePinPolicy, type EnrollmentPlan } from './plan.js';
 import type { EnrollmentTarget } from './target.js';
 import { verifyCardSignatures, type SignatureCheck } from './verify.js';
@@ -79,6 +79,8 @@ export async function applyEnrollment(
   options: EnrollOptions,
   progress: Progress = () => undefined,
   deps: EnrollDependencies = defaultEnrollDependencies,
+  /** Hears the credentials set, right after the card took them (escrow, handing out a generated PIN). */
+  credentialsSet?: (credentials: NewCredentials) => Promise<void>,
 ): Promise<EnrollmentResult> {
   const slot = plan.slot;
   const slotName = slotHex(slot);
@@ -87,6 +89,7 @@ export async function applyEnrollment(
   hostKey?.catch(() => undefined); // a failure surfaces where the key is awaited
   let pin = currentPin(inspection, options.secrets);
   const hardened: EnrollmentResult['hardened'] = { pin: false, puk: false };
+  const credentials: NewCredentials = { serial: plan.serial };
 
   // 1. Credentials: a new PIN and PUK first, then the management key (its protected copy needs the new PIN).
   if (plan.hardening.changePin) {
@@ -94,11 +97,13 @@ export async function applyEnrollment(
     await target.changePin(pin, options.secrets.newPin!);
     pin = options.secrets.newPin!;
     hardened.pin = true;
+    credentials.pin = pin;
   }
   if (plan.hardening.changePuk) {
     progress('harden', 'replacing the default PUK');
     await target.changePuk(FACTORY_PUK, options.secrets.newPuk!);
     hardened.puk = true;
+    credentials.puk = options.secrets.newPuk!;
   }
   progress('authenticate', 'authenticating with the management key');
   await target.authenticate(inspection, options.secrets, pin);
@@ -106,9 +111,12 @@ export async function applyEnrollment(
     progress('harden', `setting a random ${plan.hardening.newManagementKey.name} management key, PIN-protected on the card`);
     const newKey = deps.random(plan.hardening.newManagementKey.keyLength);
     await target.replaceManagementKey(plan.hardening.newManagementKey, newKey, pin, deps.now());
+    // Kept (as hex, for the escrow) only when someone listens; the bytes are wiped either way.
+    if (credentialsSet) credentials.managementKey = { hex: toHex(newKey), algorithm: plan.hardening.newManagementKey.name };
     wipe(newKey);
     hardened.managementKey = plan.hardening.newManagementKey.name;
   }
+  if (credentialsSet && (credentials.pin !== undefined || credentials.puk !== undefined || credentials.managementKey)) await credentialsSet(credentials);
 
   // 2. The key.
   const algorithm = plan.key.algorithm;

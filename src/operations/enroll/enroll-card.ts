@@ -24,7 +24,10 @@ import { StepTimer, type StepTimings } from './step-timer.js';
 import type { CaStep } from './ca-step.js';
 import { connectForEnrollment } from './connect.js';
 import type { CardInspection } from './inspect.js';
-import type { EnrollOptions } from './options.js';
+import type { EnrollOptions, InitialSecrets, NewCredentials } from './options.js';
+import { recordEscrow } from '../inventory/escrow-store.js';
+import { sealEscrow } from '../secrets/escrow.js';
+import { UsageError } from '../../errors.js';
 import { planEnrollment, type EnrollmentPlan, type MissingInput } from './plan.js';
 
 export interface EnrollCardRequest {
@@ -56,6 +59,11 @@ export interface EnrollCardHooks {
   complete?(options: EnrollOptions, inspection: CardInspection, missing: MissingInput[]): Promise<void>;
   /** The plan, shown; false: stop with nothing changed. */
   confirm?(plan: EnrollmentPlan): Promise<boolean>;
+  /**
+   * The generated PIN (and PUK, when no escrow keeps it) the card has just taken: hand them to the person now (a file,
+   * the terminal), before a later step can fail. Never log them. Not called when nothing was generated.
+   */
+  handOut?(secrets: InitialSecrets): Promise<void>;
   /** Runs the card write (the CLI shows a task list and holds Ctrl-C until it ends); default: just runs it. */
   write?(work: (progress: Progress) => Promise<EnrollmentResult>): Promise<EnrollmentResult>;
 }
@@ -67,6 +75,10 @@ export interface FinishedEnrollment extends EnrollmentResult {
   caCertificate?: IssuedCertificate;
   inventory?: { location: string; enrollmentId: number };
   deployment?: HostResult[];
+  /** Generated values the card now has, for the handout: in memory only, never in --json, logs or the inventory. */
+  initialSecrets?: InitialSecrets;
+  /** What was escrowed (no secret: which credentials, to whom). */
+  escrow?: { recipients: string[]; puk: boolean; managementKey: boolean };
 }
 
 export type EnrollCardResult =
@@ -95,6 +107,7 @@ function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
     request.deploy && 'deploying a key to hosts',
     request.ca && 'an SSH CA certificate',
     request.inventory !== 'none' && request.inventory.named && 'recording a card in a named inventory',
+    request.options.escrowRecipients && 'escrowing the PUK and management key',
   ].filter((b): b is string => typeof b === 'string');
   if (request.standInFile === undefined) because.push('this command');
   return because.length > 0 ? { allowed: false, because: because.join(', ') } : { allowed: true, file: request.standInFile! };
@@ -111,6 +124,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
     early.catch(() => undefined); // a failure surfaces where apply awaits it
     dependencies.generateKeyPair = (algorithm) => (algorithm.name === options.algorithm.name ? early : defaultEnrollDependencies.generateKeyPair(algorithm));
   }
+  if (options.escrowRecipients && request.inventory === 'none') throw new UsageError('--escrow-recipient keeps the escrow in the inventory: it cannot go with --inventory none');
   const connection = await connectForEnrollment(options, standInPolicy(request));
   let inventory: Inventory | undefined;
   try {
@@ -143,8 +157,11 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       const write = hooks.write ?? ((work: (progress: Progress) => Promise<EnrollmentResult>) => work(() => undefined));
       // The PKCS#11 checks come after the card write: their module host starts while the card is busy.
       if (connection.readerName && request.pkcs11Modules.length > 0) prestartPkcs11Host();
-      const applied = await connection.withTarget((target) => write((progress) => applyEnrollment(target, inspection, plan, options, timer.progress(progress), dependencies)));
-      enrollment = { ...applied, notes: [] };
+      const handed: Pick<FinishedEnrollment, 'initialSecrets' | 'escrow'> = {};
+      const credentialsSet = options.escrowRecipients || options.generated ? (set: NewCredentials) => secureCredentials(set, options, inventory, hooks, handed, dependencies.now()) : undefined;
+      const applied = await connection.withTarget((target) => write((progress) => applyEnrollment(target, inspection, plan, options, timer.progress(progress), dependencies, credentialsSet)));
+      enrollment = { ...applied, notes: [], ...handed };
+      if (options.escrowRecipients && !handed.escrow) enrollment.notes.push('nothing escrowed: this enrollment set no new PUK or management key');
       // The PIN the card has now, which the APDU path just verified: the PKCS#11 checks log in with no other.
       pin = plan.hardening.changePin ? options.secrets.newPin! : currentPin(inspection, options.secrets);
     } finally {
@@ -171,6 +188,28 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
   } finally {
     await inventory?.close();
   }
+}
+
+/**
+ * The moment the card took new credentials: escrow the PUK and management key (sealed to the recipients, stored in the
+ * inventory at once, so a later failure cannot lose them), then hand the generated values to the person.
+ */
+async function secureCredentials(set: NewCredentials, options: EnrollOptions, inventory: Inventory | undefined, hooks: EnrollCardHooks, handed: Pick<FinishedEnrollment, 'initialSecrets' | 'escrow'>, now: Date): Promise<void> {
+  const recipients = options.escrowRecipients;
+  if (recipients && inventory && set.serial !== undefined && (set.puk !== undefined || set.managementKey)) {
+    const ciphertext = await sealEscrow(recipients, {
+      format: 'piv-enroll-escrow/1', serial: set.serial, puk: set.puk, managementKey: set.managementKey?.hex, managementKeyAlgorithm: set.managementKey?.algorithm,
+      managementKeyProtected: set.managementKey ? true : undefined, createdAt: now.toISOString(),
+    });
+    await recordEscrow(inventory, { cardSerial: set.serial, recipient: recipients.join(' '), ciphertext, virtual: options.card.virtual !== undefined }, now);
+    handed.escrow = { recipients, puk: set.puk !== undefined, managementKey: set.managementKey !== undefined };
+  }
+  const secrets: InitialSecrets = {};
+  if (options.generated?.pin && set.pin !== undefined) secrets.pin = set.pin;
+  if (options.generated?.puk && set.puk !== undefined && !handed.escrow?.puk) secrets.puk = set.puk;
+  if (secrets.pin === undefined && secrets.puk === undefined) return;
+  handed.initialSecrets = secrets;
+  await hooks.handOut?.(secrets);
 }
 
 /** The second path, as ssh -I uses the card: every PKCS#11 module chosen (the backend's own already signed everything). */

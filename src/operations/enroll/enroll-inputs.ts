@@ -15,6 +15,7 @@ import { parseDistinguishedName } from '../distinguished-name.js';
 import { KeyFileError, PassphraseRequiredError, readPrivateKeyFile } from '../key-file.js';
 import type { CardSelection } from '../open-card.js';
 import { selectPkcs11Modules } from '../pkcs11-modules.js';
+import { randomPin, randomPuk, type RandomBytes } from '../secrets/random-secrets.js';
 import { DEFAULT_SLOT, DEFAULT_VALID_DAYS, type EnrollBackend, type EnrollOptions, type EnrollSecrets, type KeySource } from './options.js';
 
 /** The fields, named as the manifest's columns (the flags are the same words with `--`). */
@@ -97,6 +98,13 @@ export interface EnrollInputs extends EnrollInputText {
   backend?: string;
   module?: string;
   secrets: EnrollSecrets;
+  /** Draw the new PIN / PUK for this card (a factory-fresh one) instead of taking one given. */
+  randomPin?: boolean;
+  randomPuk?: boolean;
+  /** age recipients (already parsed) to escrow the new PUK and management key to. */
+  escrowRecipients?: string[];
+  /** The randomness of --random-pin/--random-puk; default the OS CSPRNG. */
+  random?: RandomBytes;
 }
 
 /** Why a PIN or PUK may not be chosen; undefined when it may. */
@@ -136,7 +144,19 @@ export async function buildEnrollOptions(inputs: EnrollInputs): Promise<{ option
     if (!(error instanceof UsageError)) throw error;
     problems.push(error.message);
   }
-  const { secrets } = inputs;
+  const secrets = { ...inputs.secrets };
+  const generated: NonNullable<EnrollOptions['generated']> = {};
+  if (inputs.randomPin) {
+    if (secrets.newPin !== undefined) problems.push('--random-pin and a new PIN (PIV_NEW_PIN or --new-pin-file) each choose the new PIN: give one');
+    else (secrets.newPin = randomPin(inputs.random), (generated.pin = true));
+  }
+  if (inputs.randomPuk) {
+    if (secrets.newPuk !== undefined) problems.push('--random-puk and a new PUK (PIV_NEW_PUK or --new-puk-file) each choose the new PUK: give one');
+    else (secrets.newPuk = randomPuk(inputs.random), (generated.puk = true));
+  }
+  if ((inputs.randomPin || inputs.randomPuk || inputs.escrowRecipients) && inputs.keepDefaultCredentials) {
+    problems.push('--keep-default-credentials sets no PIN, PUK or management key: --random-pin, --random-puk and --escrow-recipient have nothing to do');
+  }
   for (const [value, what] of [[secrets.newPin, 'the new PIN'], [secrets.newPuk, 'the new PUK']] as const) {
     const problem = value === undefined ? undefined : checkNewPinValue(value);
     if (problem) problems.push(`${what}: ${problem}`);
@@ -184,6 +204,8 @@ export async function buildEnrollOptions(inputs: EnrollInputs): Promise<{ option
       force: inputs.force ?? false,
       keepDefaultCredentials: inputs.keepDefaultCredentials ?? false,
       secrets,
+      ...(generated.pin || generated.puk ? { generated } : {}),
+      ...(inputs.escrowRecipients ? { escrowRecipients: inputs.escrowRecipients } : {}),
     },
   };
 }

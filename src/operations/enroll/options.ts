@@ -60,6 +60,30 @@ export interface EnrollOptions {
   /** Leave factory-default PIN, PUK and management key as they are (warned about). */
   keepDefaultCredentials: boolean;
   secrets: EnrollSecrets;
+  /**
+   * Which of `secrets.newPin` / `secrets.newPuk` piv-enroll drew itself (--random-pin, --random-puk, batch's default):
+   * those must reach a person (the handout, --pin-out, the terminal) or the escrow, since nobody else knows them.
+   */
+  generated?: { pin?: boolean; puk?: boolean };
+  /** age recipients to escrow the PUK and management key this enrollment sets to (stored in the inventory). */
+  escrowRecipients?: string[];
+}
+
+/**
+ * The credentials an enrollment has just set on the card, reported the moment the card took them (before the key
+ * step), so that a later failure cannot lose a PIN nobody else knows. Only what changed; never logged or in --json.
+ */
+export interface NewCredentials {
+  serial?: number;
+  pin?: string;
+  puk?: string;
+  managementKey?: { hex: string; algorithm: string };
+}
+
+/** The generated values a person must be handed (the PUK only when no escrow keeps it). In memory only. */
+export interface InitialSecrets {
+  pin?: string;
+  puk?: string;
 }
 
 export const DEFAULT_VALID_DAYS = 365;

@@ -155,6 +155,9 @@ export function planEnrollment(options: EnrollOptions, inspection: CardInspectio
     warnings.push(`${who} cannot tell whether PIN and PUK are still the defaults; they are left as they are`);
   }
 
+  if (options.escrowRecipients && inspection.serial === undefined) errors.push('this card reports no serial number, by which its escrow would be found again: leave --escrow-recipient out');
+  if (options.generated?.pin && inspection.pinIsDefault !== true) warnings.push('the card\'s PIN is not the factory default: it keeps its PIN, and no random PIN is set');
+  if (options.generated?.puk && inspection.pukIsDefault !== true) warnings.push('the card\'s PUK is not the factory default: it keeps its PUK, and no random PUK is set');
   const missing = missingInputs(options, inspection);
   if (errors.length > 0 || missing.length > 0) return { errors, missing };
   if (effectivePinPolicy(options.slot, options.pinPolicy) === PIN_POLICY.ALWAYS) warnings.push(`PIN policy ALWAYS (${slotName}): ssh asks for the PIN at every login`);

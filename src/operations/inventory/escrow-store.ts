@@ -23,10 +23,16 @@ async function cardOf(inventory: Inventory, serial: number): Promise<{ cardId: n
   return { cardId: Number(card.id), enrollmentId: enrollment ? Number(enrollment.id) : null };
 }
 
-/** Stores a card's escrow; the card must be in the inventory already (its enrollment is recorded first). */
-export async function recordEscrow(inventory: Inventory, record: Omit<EscrowRecord, 'createdAt'>, at: Date): Promise<void> {
+/**
+ * Stores a card's escrow, the moment the card took the credentials (before its enrollment is recorded, which may still
+ * fail): a card not in the inventory yet is added.
+ */
+export async function recordEscrow(inventory: Inventory, record: Omit<EscrowRecord, 'createdAt'> & { virtual?: boolean }, at: Date): Promise<void> {
+  await inventory.db.query('INSERT INTO cards (serial, virtual, first_seen, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING', [
+    String(record.cardSerial), record.virtual ? 1 : 0, at.toISOString(), at.toISOString(),
+  ]);
   const card = await cardOf(inventory, record.cardSerial);
-  if (!card) throw new InventoryError(`card ${record.cardSerial} is not in the inventory ${inventory.description}: its escrow cannot be stored`);
+  if (!card) throw new InventoryError(`card ${record.cardSerial} could not be added to the inventory ${inventory.description}: its escrow cannot be stored`);
   await inventory.db.transaction(async (db) => {
     await db.query('INSERT INTO escrow (card_id, recipient, ciphertext, created_at) VALUES (?, ?, ?, ?)', [card.cardId, record.recipient, record.ciphertext, at.toISOString()]);
     await db.query('INSERT INTO events (at, kind, enrollment_id, detail) VALUES (?, ?, ?, ?)', [
