@@ -26,6 +26,8 @@ export function registerCardLifeCommands(program: Command, output: Output, setEx
 
   commonFlags(pin.command('unblock').description('set a new PIN with the PUK, which gives the PIN its tries back'))
     .option('--puk-file <file>', 'the PUK (or PIV_PUK; else asked on a terminal)')
+    .option('--from-escrow', 'the helpdesk\'s way: the PUK from the inventory\'s escrow of this card (found by its serial; the opening is recorded)')
+    .option('--escrow-key <file>', 'with --from-escrow: the age identity file (AGE-SECRET-KEY-1…, mode 0600) that opens the escrow')
     .option('--new-pin-file <file>', 'the new PIN, 6 to 8 characters, not a factory default (or PIV_NEW_PIN; else asked twice on a terminal)')
     .action(async (flags: WithCardFlags<PinFlags>) => {
       const { runPinUnblock } = await import('./commands/pin.js');

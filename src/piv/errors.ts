@@ -54,8 +54,8 @@ export class PinBlockedError extends PivError {
   constructor(readonly credential: Credential) {
     super(
       credential === 'PIN'
-        ? 'the PIN is blocked: unblock it with the PUK, or reset the PIV application'
-        : 'the PUK is blocked: once the PIN is blocked too, only a reset of the PIV application helps',
+        ? 'the PIN is blocked: unblock it with the PUK (piv-enroll pin unblock), or reset the PIV application (piv-enroll reset)'
+        : 'the PUK is blocked: once the PIN is blocked too, only a reset of the PIV application helps (piv-enroll reset)',
     );
   }
 }

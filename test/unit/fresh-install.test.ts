@@ -92,4 +92,19 @@ describe('a machine without the native addons', () => {
     await expect(stat(join(state, 'piv-enroll', 'virtual-card.json'))).rejects.toThrow();
     await expect(stat(join(dir, 'shared.sqlite'))).rejects.toThrow();
   });
+
+  // The card's later life changes a card and records it: never on the stand-in.
+  test.each([
+    ['pin change', ['pin', 'change', '--inventory', 'none'], 'is not used for changing a PIN'],
+    ['pin unblock', ['pin', 'unblock', '--inventory', 'none'], 'is not used for unblocking a PIN'],
+    ['reset', ['reset', '--inventory', 'none', '--yes'], 'is not used for resetting a card'],
+  ])('without a card, %s refuses and makes no virtual card', async (_name, args, message) => {
+    const state = await mkdtemp(join(dir, 'state-'));
+    const env = { XDG_STATE_HOME: state, HOME: dir, PIV_ENROLL_INVENTORY: '', PIV_PIN: '24681357', PIV_PUK: '97531864', PIV_NEW_PIN: '11223344' };
+    const result = await run(process.execPath, ['bin/piv-enroll', ...args], { cwd: dir, env, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+    await expect(stat(join(state, 'piv-enroll', 'virtual-card.json'))).rejects.toThrow();
+  });
 });

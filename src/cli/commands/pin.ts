@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../../errors.js';
 import { changePin, checkPinChange, type ChangePinResult } from '../../operations/card-life/change-pin.js';
+import { escrowPukSource } from '../../operations/card-life/escrow-puk.js';
 import { unblockPin, type PukSource, type UnblockPinResult } from '../../operations/card-life/unblock-pin.js';
 import { checkNewPinValue } from '../../operations/enroll/enroll-inputs.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
@@ -21,6 +22,9 @@ export interface PinFlags extends CardSelection {
   pinFile?: string;
   pukFile?: string;
   newPinFile?: string;
+  /** pin unblock: the PUK from the inventory's escrow, opened with the age identity in escrowKey. */
+  fromEscrow?: boolean;
+  escrowKey?: string;
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -104,8 +108,11 @@ export async function runPinChange(flags: PinFlags, output: Output, environment:
   return result.action === 'declined' ? 1 : 0;
 }
 
-export async function runPinUnblock(flags: PinFlags, output: Output, environment: PinEnvironment, escrow?: PukSource): Promise<number> {
-  if (escrow && flags.pukFile !== undefined) throw new UsageError('the PUK comes from the escrow or from --puk-file: give one of them');
+export async function runPinUnblock(flags: PinFlags, output: Output, environment: PinEnvironment): Promise<number> {
+  if (flags.fromEscrow && flags.pukFile !== undefined) throw new UsageError('the PUK comes from the escrow (--from-escrow) or from --puk-file: give one of them');
+  if (flags.fromEscrow && flags.escrowKey === undefined) throw new UsageError('--from-escrow needs --escrow-key FILE: the age identity that opens the escrow');
+  if (!flags.fromEscrow && flags.escrowKey !== undefined) throw new UsageError('--escrow-key goes with --from-escrow');
+  const escrow = flags.fromEscrow ? await escrowPukSource(flags.escrowKey!) : undefined;
   const secrets = await readSecrets(flags, environment, escrow ? undefined : { file: flags.pukFile, env: 'PIV_PUK', what: 'the PUK', flag: '--puk-file', prompt: 'PUK:' });
   const puk: PukSource = escrow ?? { kind: 'given', puk: secrets.current! };
   const result = await unblockPin(

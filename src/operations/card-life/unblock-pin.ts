@@ -9,13 +9,14 @@ import type { CardSelection } from '../open-card.js';
 import { checkCurrentValue, recordCardEvent, requireNoProblems, requireTryAllowed, withCardAndInventory, type CardLifeAction, type CardLifeHooks, type CardState, writing } from './card-life.js';
 import { prefixed } from './change-pin.js';
 import { UsageError } from '../../errors.js';
+import type { Inventory } from '../inventory/inventory.js';
 
 /** Where the PUK comes from. */
 export type PukSource =
   /** The user gave it (a file, PIV_PUK or a prompt). */
   | { kind: 'given'; puk: string }
-  /** An escrow holding the card's PUK: read by the card's serial, once the card is known. */
-  | { kind: 'escrow'; description: string; read(serial: number): Promise<string> };
+  /** An escrow holding the card's PUK (escrow-puk.ts): read by the card's serial, once the card is known, from the inventory. */
+  | { kind: 'escrow'; description: string; read(serial: number, inventory: Inventory): Promise<string> };
 
 export interface UnblockPinRequest {
   card: CardSelection;
@@ -36,16 +37,20 @@ export interface UnblockPinResult {
   recorded: boolean;
 }
 
-async function readPuk(source: PukSource, card: CardState): Promise<string> {
+async function readPuk(source: PukSource, card: CardState, inventory: Inventory | undefined): Promise<string> {
   if (source.kind === 'given') return source.puk;
   if (card.serial === undefined) throw new UsageError('this card does not tell its serial (firmware before 5.0.3): its PUK cannot be found in an escrow');
-  return source.read(card.serial);
+  return source.read(card.serial, inventory!);
 }
 
 export async function unblockPin(request: UnblockPinRequest, hooks: CardLifeHooks<UnblockPinPlan> = {}): Promise<UnblockPinResult> {
-  requireNoProblems([prefixed('the new PIN', checkNewPinValue(request.newPin)), request.puk.kind === 'given' ? checkCurrentValue(request.puk.puk, 'the PUK') : undefined]);
+  requireNoProblems([
+    prefixed('the new PIN', checkNewPinValue(request.newPin)),
+    request.puk.kind === 'given' ? checkCurrentValue(request.puk.puk, 'the PUK') : undefined,
+    request.puk.kind === 'escrow' && request.inventoryLocation === 'none' ? 'the escrow is in the inventory: --inventory none is not possible with it' : undefined,
+  ]);
   return withCardAndInventory(request.card, request.inventoryLocation, 'unblocking a PIN', async (opened, card, inventory) => {
-    const puk = await readPuk(request.puk, card);
+    const puk = await readPuk(request.puk, card, inventory);
     requireNoProblems([checkCurrentValue(puk, `the PUK from ${request.puk.kind === 'escrow' ? request.puk.description : 'the user'}`)]);
     requireTryAllowed('PUK', card.pukTriesLeft, request.card.allowLastPinTry ?? false);
     const plan: UnblockPinPlan = { card, pukFrom: request.puk.kind === 'escrow' ? `escrow (${request.puk.description})` : 'given' };
