@@ -91,6 +91,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: WithCardFlags<EnrollFlags>) => {
+      // The host key first: it is made on another thread while node loads the enrollment (early-host-key.ts).
+      (await import('../operations/enroll/early-host-key.js')).startHostKeyEarly(flags);
       const { runEnroll, defaultEnrollEnvironment } = await import('./commands/enroll.js');
       setExit(await runEnroll({ ...flags, ...cardSelection(flags) }, output, defaultEnrollEnvironment(flags.yes)));
     });

@@ -13,7 +13,6 @@ import { NoCardError, NoReaderError, PcscServiceError } from '../transport/pcsc/
 import { CountingTransport } from '../transport/counting-transport.js';
 import { TransportError } from '../transport/transport.js';
 import { openPcscCard } from '../transport/pcsc/pcsc-transport.js';
-import { openVirtualCard } from '../transport/virtual/virtual-transport.js';
 
 export interface CardSelection {
   /** Pick the PC/SC reader whose name contains this (case-insensitive). */
@@ -111,6 +110,8 @@ export async function openCard(selection: CardSelection): Promise<OpenedCard> {
       throw error;
     }
   }
+  // The emulator (and its curve arithmetic) is loaded only for a virtual card: a card in a reader does without it.
+  const { openVirtualCard } = await import('../transport/virtual/virtual-transport.js');
   const { transport: virtual, created } = await openVirtualCard({
     file: selection.virtual,
     firmware: selection.firmware,

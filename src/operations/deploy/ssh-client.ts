@@ -3,7 +3,6 @@
  * checking unless accepting new keys was asked for, and one multiplexed connection per host whose control socket
  * lives in a private 0700 directory. The runner is injected so tests can script ssh's answers.
  */
-import { execa } from 'execa';
 import { UsageError } from '../../errors.js';
 import { childEnvironment } from '../child-environment.js';
 import type { HostTarget } from './host-spec.js';
@@ -18,6 +17,8 @@ export interface SshRun {
 export type SshRunner = (args: string[], input: string, timeoutMs: number) => Promise<SshRun>;
 
 export const execaSshRunner: SshRunner = async (args, input, timeoutMs) => {
+  // Loaded when a host is reached, not at start-up: execa's module graph costs every enroll ~0.1 s (more on a loaded machine).
+  const { execa } = await import('execa');
   const result = await execa('ssh', args, { input, reject: false, timeout: timeoutMs, stripFinalNewline: false, env: childEnvironment('ssh'), extendEnv: false });
   const timedOut = result.timedOut ? `\nssh: timed out after ${timeoutMs} ms` : '';
   return { exitCode: result.exitCode ?? 255, stdout: result.stdout, stderr: `${result.stderr}${timedOut}` };

@@ -246,7 +246,16 @@ export async function applyEnrollment(
   // 5. Verify every SSH signature algorithm the key has, through the card, against the exported key.
   progress('verify', 'checking the card signatures');
   // The certificate's signature (checked above) already proves the SSH algorithm with the same hash: no second one.
-  const verification = await verifyCardSignatures(cardKey, publicKey, deps.random, { hash: options.hash });
+  // Over APDUs it proves an RSA key's other two as well. There the card signs RSA raw: piv-enroll builds the whole
+  // PKCS#1 v1.5 block (padding and DigestInfo, session.signDigest) and the card applies the private key to 256 opaque
+  // bytes (GENERAL AUTHENTICATE, NIST SP 800-73-4 part 2 §3.2.4): it cannot tell which hash is inside, so the
+  // certificate's signature, verified against the exported key, is the very card operation rsa-sha2-512 and ssh-rsa
+  // would repeat. What those two would add is a check of our own block for SHA-512 and SHA-1, which
+  // test/unit/pkcs1.test.ts holds against node:crypto for every hash. So the APDU path makes no further RSA
+  // signature (~160 ms each on a YubiKey 5 with a PIN-always key, a VERIFY included). Each PKCS#11 path, the one
+  // ssh -I uses, where a module builds the padding, still signs every algorithm (verifyThroughPkcs11).
+  const signatures = cardKey.path === 'apdu' ? 'one-per-path' : 'every-algorithm';
+  const verification = await verifyCardSignatures(cardKey, publicKey, deps.random, { hash: options.hash }, signatures);
   const failed = verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);
   if (failed.length > 0) {
     throw new EnrollmentError(`the card returned invalid signatures for ${failed.map((c) => c.algorithm).join(', ')}. ${BAD_SIGNATURE_ADVICE}`);

@@ -23,6 +23,7 @@ import type { SignatureCheck } from './verify.js';
 import { prestartPkcs11Host } from '../pkcs11-host.js';
 import { applyEnrollment, currentPin, defaultEnrollDependencies, type EnrollDependencies, type EnrollmentResult, type Progress } from './apply.js';
 import { StepTimer, type StepTimings } from './step-timer.js';
+import { takeEarlyHostKey } from './early-host-key.js';
 import type { CaStep } from './ca-step.js';
 import { connectForEnrollment } from './connect.js';
 import type { CardInspection } from './inspect.js';
@@ -157,7 +158,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
   const dependencies = { ...defaultEnrollDependencies, ...request.dependencies };
   // A host key takes the host's CPU for a while: start it now, so it overlaps with finding and inspecting the card.
   if (options.keySource.kind === 'host' && !request.dependencies?.generateKeyPair) {
-    const early = dependencies.generateKeyPair(options.algorithm);
+    const early = takeEarlyHostKey(options.algorithm.name) ?? dependencies.generateKeyPair(options.algorithm);
     early.catch(() => undefined); // a failure surfaces where apply awaits it
     dependencies.generateKeyPair = (algorithm) => (algorithm.name === options.algorithm.name ? early : defaultEnrollDependencies.generateKeyPair(algorithm));
   }

@@ -1,0 +1,21 @@
+import { describe, expect, test } from 'vitest';
+import { startHostKeyEarly, takeEarlyHostKey } from '../../src/operations/enroll/early-host-key.js';
+
+describe('the host key started before the enrollment loads', () => {
+  test('started for a host-made key (RSA2048 by default), taken once, of the algorithm asked for', async () => {
+    startHostKeyEarly({});
+    startHostKeyEarly({ algorithm: 'eccp256', keySource: 'host' });
+    const rsa = await takeEarlyHostKey('RSA2048');
+    expect(rsa?.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect((await takeEarlyHostKey('ECCP256'))?.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(takeEarlyHostKey('RSA2048')).toBeUndefined(); // the next enrollment makes its own
+  });
+
+  test('nothing started for an imported key, a card-made one, or an algorithm the validator will refuse', () => {
+    startHostKeyEarly({ import: 'key.pem' });
+    startHostKeyEarly({ keySource: 'card', algorithm: 'ECCP384' });
+    startHostKeyEarly({ algorithm: 'X25519' });
+    startHostKeyEarly({ algorithm: 'RSA1234' });
+    for (const name of ['RSA2048', 'ECCP384', 'X25519']) expect(takeEarlyHostKey(name)).toBeUndefined();
+  });
+});
