@@ -6,7 +6,6 @@
  */
 import { UsageError, PivEnrollError } from '../../errors.js';
 import { EnrollmentError, type StepName } from '../../operations/enroll/apply.js';
-import { prepareCaStep } from '../../operations/enroll/ca-step.js';
 import { enrollCard, type EnrollCardRequest } from '../../operations/enroll/enroll-card.js';
 import { buildEnrollOptions, type EnrollInputs } from '../../operations/enroll/enroll-inputs.js';
 import type { EnrollOptions } from '../../operations/enroll/options.js';
@@ -24,21 +23,12 @@ import { enrollmentJson, enrollmentSummary, timingsTable } from '../enroll/repor
 import { askForMissing, MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretFrom, secretReader } from '../secrets.js';
+import { parseManagementKey, secretReader } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
 import { parseEscrowRecipients } from '../../operations/secrets/escrow.js';
 import { prepareEnrollHandOut, processSecretTerminal, type SecretTerminal } from '../hand-out.js';
+import { caStepOf, checkCaFlags, type EnrollCaFlags } from './enroll-ca.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
-
-export interface EnrollCaFlags {
-  ca?: string;
-  principals?: string;
-  caValidity?: string;
-  keyId?: string;
-  caPassphraseFile?: string;
-  caReader?: string;
-  caPinFile?: string;
-}
 
 export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
@@ -156,29 +146,6 @@ const STEP_TITLES: Array<[StepName[], string]> = [
   [['export'], 'Export'],
   [['verify'], 'Verify signatures'],
 ];
-
-/** The CA step of --ca DIR: its secrets from the environment or files, else asked on a terminal once it is known which. */
-function caStepOf(flags: EnrollFlags, dir: string, environment: EnrollEnvironment, interactive: boolean): NonNullable<EnrollCardRequest['ca']> {
-  const request = { dir, principals: flags.principals, validity: flags.caValidity };
-  const ask = async (what: string): Promise<string | undefined> => (interactive ? environment.prompter.password(`${what[0]!.toUpperCase()}${what.slice(1)}:`) : undefined);
-  return {
-    request,
-    prepare: async (subjectCn) => {
-      const step = {
-        ...request, keyId: flags.keyId, outDir: flags.out, caReader: flags.caReader,
-        passphrase: await secretFrom(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase', environment.env),
-        caPin: await secretFrom(flags.caPinFile, 'PIV_CA_PIN', 'the PIN of the CA card', environment.env),
-      };
-      return prepareCaStep(step, subjectCn, ask);
-    },
-  };
-}
-
-/** The CA step's own flags need --ca. */
-function checkCaFlags(flags: EnrollFlags): void {
-  const caOnly = [flags.principals && '--principals', flags.caValidity && '--ca-validity', flags.keyId && '--key-id', flags.caReader && '--ca-reader'].filter(Boolean);
-  if (flags.ca === undefined && caOnly.length > 0) throw new UsageError(`${caOnly.join(', ')} only apply with --ca DIR`);
-}
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
   const interactive = environment.interactive && !flags.yes;
