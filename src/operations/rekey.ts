@@ -19,6 +19,7 @@ import type { KeyObject } from 'node:crypto';
 import { generateKeyPairForAsync } from '../crypto/keys.js';
 import { attestHeldCardSlot } from './attestation/attest-card.js';
 import { enforceAttestation, trustForCard, type AttestationRequirement } from './attestation/evidence.js';
+import { requirementUnderPolicy } from './policy/attested.js';
 import { PivEnrollError, UsageError } from '../errors.js';
 import { NotFoundError } from '../piv/errors.js';
 import type { PivSession } from '../piv/session.js';
@@ -162,12 +163,13 @@ async function withAuthenticatedCard<T>(request: RekeyRequest, work: (session: P
  * A required attestation is checked on the staged key, before it goes to any host; a refused key is deleted from the
  * staging slot again (the old key still works). The move re-attests it in its slot (enrollCard), and that is recorded.
  */
-async function requireStagedAttestation(request: RekeyRequest, session: PivSession, staging: number): Promise<void> {
-  if (!request.attestation?.required) return;
-  const trust = await trustForCard(request.attestation.trust, request.card.virtual !== undefined);
+async function requireStagedAttestation(request: RekeyRequest, session: PivSession, staging: number, algorithm: string): Promise<void> {
+  const requirement = await requirementUnderPolicy(request.attestation, request.policy, algorithm);
+  if (!requirement?.required) return;
+  const trust = await trustForCard(requirement.trust, request.card.virtual !== undefined);
   const { verdict, attestation, deviceCertificate } = await attestHeldCardSlot({ session, slot: staging, trust, now: request.now });
   try {
-    enforceAttestation({ verdict, attestation, deviceCertificate, policyVerdict: verdict.verified ? request.attestation.evaluatePolicy?.(verdict.facts) : undefined }, true, `the new key staged in slot ${slotHex(staging)}`);
+    enforceAttestation({ verdict, attestation, deviceCertificate, policyVerdict: verdict.verified ? requirement.evaluatePolicy?.(verdict.facts) : undefined }, true, `the new key staged in slot ${slotHex(staging)}`);
   } catch (error) {
     await session.deleteKey(staging);
     throw error;
@@ -286,7 +288,7 @@ export async function rekeyCard(request: RekeyRequest, hooks: RekeyHooks): Promi
         ({ publicKey, stagingSlot } = await withAuthenticatedCard(request, async (session) => {
           const staging = await freeRetiredSlot(session);
           const staged = await session.generateKey(staging, algorithm, { pinPolicy: plan.pinPolicy, touchPolicy: plan.touchPolicy });
-          await requireStagedAttestation(request, session, staging);
+          await requireStagedAttestation(request, session, staging, plan.algorithm);
           return { publicKey: staged, stagingSlot: staging };
         }));
         keySource = { kind: 'staged', from: stagingSlot, publicKey };

@@ -4,7 +4,7 @@
  * inventory; the evidence (certificates, facts, verdict, trust) is kept in the inventory and shown by inventory show.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -104,5 +104,26 @@ describe('enroll --key-source card: the attestation checked and kept', () => {
     const dir = scratch();
     await expect(enroll(dir, { requireAttestation: true, keySource: 'host' })).rejects.toThrow(/only a key generated on the card has one: use --key-source card/);
     expect(existsSync(join(dir, 'card.json'))).toBe(false);
+  });
+
+  test('a site policy requiring generated keys requires the proof: a tampered attestation is refused without --require-attestation', async () => {
+    const dir = scratch();
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, 'require:\n  key-origin: generated\n  pin-policy: [always]\n');
+    const refused = enroll(dir, { policy, faults: ['attest-other-serial'] });
+    await expect(refused).rejects.toBeInstanceOf(AttestationRefusedError);
+    await expect(refused).rejects.toMatchObject({ reason: 'other-serial' });
+    expect(await enrollments(dir)).toEqual([]);
+  });
+
+  test('under a site policy the attested facts are judged by its rules, and the verdict is kept with the evidence', async () => {
+    const dir = scratch();
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, 'require:\n  key-origin: generated\n  pin-policy: [always]\n  touch-policy: [never]\n  min-firmware: 5.4.3\n');
+    const { code, output } = await enroll(dir, { policy });
+    expect(code, output.err.join('\n')).toBe(0);
+    expect(JSON.parse(output.out.join('\n')).attestationVerdict).toMatchObject({ verified: true, policy: { allowed: true, reasons: [] } });
+    const [record] = await enrollments(dir);
+    expect(record!.attestations[0]).toMatchObject({ verdict: 'verified', policyVerdict: { allowed: true, reasons: [] } });
   });
 });

@@ -26,6 +26,7 @@ import { StepTimer, type StepTimings } from './step-timer.js';
 import { takeEarlyHostKey } from './early-host-key.js';
 import type { CaStep } from './ca-step.js';
 import { connectForEnrollment } from './connect.js';
+import { requirementUnderPolicy } from '../policy/attested.js';
 import type { CardInspection } from './inspect.js';
 import type { EnrollOptions, InitialSecrets, NewCredentials } from './options.js';
 import { recordEscrow } from '../inventory/escrow-store.js';
@@ -135,13 +136,15 @@ function attestationProblems(request: EnrollCardRequest): string[] {
 /** The attestation of the key the card just made or moved, judged against this card's trust. */
 async function attestEnrolledKey(request: EnrollCardRequest, applied: EnrollmentResult, virtual: boolean, now: Date): Promise<AttestationEvidence | undefined> {
   if (applied.keyAction !== 'generate-on-card' && applied.keyAction !== 'move-staged') return undefined;
-  const trust = await trustForCard(request.attestation?.trust ?? (await siteAttestationTrust()), virtual);
+  // The site policy judges what the card attests, and a policy requiring generated keys requires the proof.
+  const requirement = await requirementUnderPolicy(request.attestation, request.options.policy, applied.algorithm, request.options.validDays);
+  const trust = await trustForCard(requirement?.trust ?? (await siteAttestationTrust()), virtual);
   const evidence = attestKey(
     { attestation: applied.attestationDer, deviceCertificate: applied.attestationDeviceDer, publicKey: applied.publicKey, cardSerial: applied.serial, trust, now,
       missingBecause: request.options.backend.kind === 'pkcs11' ? 'the PKCS#11 backend does not attest' : 'firmware before 4.3 has no attestation' },
-    request.attestation?.evaluatePolicy,
+    requirement?.evaluatePolicy,
   );
-  enforceAttestation(evidence, request.attestation?.required ?? false, `the key in slot ${applied.slot}`);
+  enforceAttestation(evidence, requirement?.required ?? false, `the key in slot ${applied.slot}`);
   return evidence;
 }
 
