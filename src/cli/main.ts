@@ -77,6 +77,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--known-hosts <file>', 'with --deploy-to: known_hosts file to check host keys against')
     .option('--accept-new-host-keys', 'with --deploy-to: accept hosts not yet known (a changed host key is still refused)')
     .addOption(new Option('--ssh-option <key=value>', 'with --deploy-to: extra ssh -o option (repeatable)').argParser(collect))
+    .option('--handout <dir>', 'write a printable handout (PDF: card, key, how to log in from Linux, macOS, Windows) to DIR/<person>-<serial>.pdf; never over an existing file')
+    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed with the blocked-PIN help')
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: WithCardFlags<EnrollFlags>) => {

@@ -66,6 +66,10 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */
   module?: string;
+  /** Write a printable handout into DIR (DIR/<person>-<serial>.pdf). */
+  handout?: string;
+  /** With --handout: how to reach the helpdesk. */
+  helpdesk?: string;
 }
 
 export interface EnrollEnvironment {
@@ -153,6 +157,7 @@ function caStepOf(flags: EnrollFlags, dir: string, environment: EnrollEnvironmen
 function checkCaFlags(flags: EnrollFlags): void {
   const caOnly = [flags.principals && '--principals', flags.caValidity && '--ca-validity', flags.keyId && '--key-id', flags.caReader && '--ca-reader'].filter(Boolean);
   if (flags.ca === undefined && caOnly.length > 0) throw new UsageError(`${caOnly.join(', ')} only apply with --ca DIR`);
+  if (flags.handout === undefined && flags.helpdesk !== undefined) throw new UsageError('--helpdesk only applies with --handout DIR');
 }
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
@@ -169,6 +174,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
     ca: flags.ca === undefined ? undefined : caStepOf(flags, flags.ca, environment, interactive),
+    // No initialPin: today's new PIN is one a person chose (PIV_NEW_PIN, --new-pin-file, the wizard), never printed.
+    handout: flags.handout === undefined ? undefined : { dir: flags.handout, helpdesk: flags.helpdesk },
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
