@@ -154,6 +154,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--new-puk-file <file>', 'the PUK factory-fresh cards get (or PIV_NEW_PUK)')
     .option('--management-key-file <file>', 'the management key of cards that do not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the manifest\'s CA (or PIV_CA_PASSPHRASE)')
+    .option('--handout <dir>', 'write a printable handout per person to DIR/<user>-<serial>.pdf (refused before any card when one exists)')
+    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed on each handout')
     .option('--yes', 'never ask: match cards by the card-serial column')
     .option('--json', 'print the report as JSON')
     .option('--csv', 'print the report as CSV')
