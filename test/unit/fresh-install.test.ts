@@ -77,6 +77,7 @@ describe('a machine without the native addons', () => {
     ['enroll --deploy-to', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--deploy-to', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
     ['enroll --ca', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--ca', 'ca-dir'], 'is not used for an SSH CA certificate'],
     ['enroll --inventory FILE', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'shared.sqlite'], 'is not used for recording a card in a named inventory'],
+    ['enroll --handout', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'none', '--handout', 'handouts'], 'is not used for a handout for a person'],
     ['rekey', ['rekey', '--inventory', 'shared.sqlite', '--force'], 'is not used for a re-key'],
     ['deploy --slot', ['deploy', '--slot', '9c', '--host', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
     // A batch never has a stand-in (it works on readers); here it stops at its inventory, the first thing it opens.
@@ -90,5 +91,6 @@ describe('a machine without the native addons', () => {
     expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
     await expect(stat(join(state, 'piv-enroll', 'virtual-card.json'))).rejects.toThrow();
     await expect(stat(join(dir, 'shared.sqlite'))).rejects.toThrow();
+    await expect(stat(join(dir, 'handouts'))).rejects.toThrow();
   });
 });
