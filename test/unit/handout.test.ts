@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { handoutFileName, HandoutFileError, planHandoutFile, writeHandout } from '../../src/operations/handout/handout-file.js';
 import { MODULE_PATHS } from '../../src/operations/handout/login-instructions.js';
-import { renderHandout, type HandoutData } from '../../src/operations/handout/render-handout.js';
+import { renderHandout, unprintableCharacters, type HandoutData } from '../../src/operations/handout/render-handout.js';
 import { runOk } from '../support/run.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'piv-handout-'));
@@ -113,6 +113,16 @@ describe('the handout PDF', () => {
   });
 });
 
+describe('characters the font cannot draw', () => {
+  test('Latin, Greek and Cyrillic names print; CJK and emoji are reported, and pdftotext finds the ones that print', async () => {
+    expect(unprintableCharacters(data)).toEqual([]);
+    expect(unprintableCharacters({ ...data, person: 'Ζωή Ιβανова-Łódź' })).toEqual([]);
+    expect(unprintableCharacters({ ...data, person: '李 Wang', helpdesk: 'call 📞 4242' })).toEqual(['李', '📞']);
+    const text = await pageText(await pdfFile(await renderHandout({ ...data, person: 'Ζωή Ιβανова-Łódź' })), 1);
+    expect(text).toContain('Ζωή Ιβανова-Łódź');
+  });
+});
+
 describe('the handout file', () => {
   test('file names keep letters, digits, dot, dash and underscore', () => {
     expect(handoutFileName('Łukasz Żółć', 31415926)).toBe('Lukasz_Zolc-31415926.pdf');
@@ -123,7 +133,7 @@ describe('the handout file', () => {
   test('with a PIN the file is 0600, without one 0644; a directory it creates is 0700', async () => {
     const dir = join(scratch, 'out', 'handouts');
     const withPin = await writeHandout(await planHandoutFile(dir, 'ana', 1), { ...data, person: 'ana', initialPin: PIN });
-    expect(withPin).toEqual({ path: join(dir, 'ana-1.pdf'), mode: 0o600, withPin: true });
+    expect(withPin).toEqual({ path: join(dir, 'ana-1.pdf'), mode: 0o600, withPin: true, unprintable: [] });
     expect((await stat(withPin.path)).mode & 0o777).toBe(0o600);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     const without = await writeHandout(await planHandoutFile(dir, 'bo', 2), { ...data, person: 'bo' });

@@ -76,6 +76,13 @@ describe('enroll --handout', () => {
     expect(readFileSync(path).equals(handoutBefore)).toBe(true);
   });
 
+  test('a name the font cannot draw is said so, with the characters', async () => {
+    const dir = scratch();
+    const output = captured();
+    expect(await runEnroll({ virtual: join(dir, 'card.json'), user: '李 Wang', algorithm: 'ECCP256', handout: join(dir, 'h'), yes: true, inventory: 'none' }, output, environment({ PIV_NEW_PIN: NEW_PIN, PIV_NEW_PUK: NEW_PUK }))).toBe(0);
+    expect(output.err.join('\n')).toContain("The handout's font cannot draw 李: those show as empty boxes on it");
+  });
+
   test('--helpdesk without --handout is a usage error', async () => {
     await expect(runEnroll({ virtual: join(scratch(), 'card.json'), user: 'ana', helpdesk: 'x', yes: true }, captured(), environment({}))).rejects.toThrow(/--helpdesk only applies with --handout/);
   });

@@ -185,6 +185,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       if (handout) {
         report.handout = handout.path;
         hooks.notice(`Handout for ${entry.user}: ${handout.path}${handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
+        if (handout.unprintable.length > 0) hooks.notice(`${entry.user}: the handout's font cannot draw ${handout.unprintable.join(' ')} (empty boxes on it)`);
       }
       const problems = [
         ...outcome.failedChecks.map((c) => `signature ${c.algorithm} via ${c.module ?? c.path} failed${c.error ? ` (${c.error})` : ''}`),

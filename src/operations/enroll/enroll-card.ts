@@ -203,6 +203,8 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
           initialPin: request.handout.initialPin, helpdesk: request.handout.helpdesk, virtualCard: connection.readerName === undefined, createdAt: dependencies.now(),
         });
         hooks.notice(`Handout for ${personOf(request)}: ${enrollment.handout.path}${enrollment.handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
+        const { unprintable } = enrollment.handout;
+        if (unprintable.length > 0) hooks.notice(`The handout's font cannot draw ${unprintable.join(' ')}: those show as empty boxes on it; write them in by hand`);
       }
     }
     enrollment.timings = timer.finish();

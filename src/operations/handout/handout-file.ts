@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PivEnrollError } from '../../errors.js';
-import { renderHandout, type HandoutData } from './render-handout.js';
+import { renderHandout, unprintableCharacters, type HandoutData } from './render-handout.js';
 
 /** The handout cannot be written where asked (the file exists, the directory is not one, …). */
 export class HandoutFileError extends PivEnrollError {}
@@ -25,6 +25,8 @@ export interface WrittenHandout {
   mode: number;
   /** It holds the initial PIN (then mode 0600). */
   withPin: boolean;
+  /** Characters of the name, hosts or helpdesk line the font cannot draw (empty boxes on the page). */
+  unprintable: string[];
 }
 
 /** Letters NFKD does not take apart into a base letter and an accent. */
@@ -72,5 +74,5 @@ export async function writeHandout(target: HandoutTarget, data: HandoutData): Pr
   } finally {
     await file.close();
   }
-  return { path: target.path, mode, withPin };
+  return { path: target.path, mode, withPin, unprintable: unprintableCharacters(data) };
 }

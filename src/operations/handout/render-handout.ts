@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import PDFDocument from 'pdfkit';
-import { woffToSfnt } from './woff.js';
+import { missingCharacters, woffToSfnt } from './woff.js';
 import { loginInstructions, type InstructionSection } from './login-instructions.js';
 
 export interface HandoutData {
@@ -124,6 +124,15 @@ function drawPinSheet(doc: Doc, data: HandoutData, width: number): void {
       'Never write your PIN on the card. After 3 wrong PINs the card locks: bring it to the helpdesk.',
     { width },
   );
+}
+
+/**
+ * Characters of the person's name, the hosts and the helpdesk line that DejaVu Sans cannot draw (CJK, for one): the
+ * page would show empty boxes there, so the run says so.
+ */
+export function unprintableCharacters(data: HandoutData): string[] {
+  const text = [data.person, data.helpdesk ?? '', ...(data.hosts ?? []), data.caCertificate ?? ''].join(' ');
+  return [...new Set([...missingCharacters(sansFont(400), text), ...missingCharacters(sansFont(700), data.person)])];
 }
 
 /** Renders the handout; resolves with the PDF's bytes. */

@@ -48,3 +48,42 @@ export function woffToSfnt(woff: Buffer): Buffer {
   });
   return Buffer.concat(parts);
 }
+
+/**
+ * The code points of `text` the sfnt font has no glyph for, by its Unicode BMP cmap (platform 3, encoding 1, format 4;
+ * OpenType spec, "cmap — Character to Glyph Index Mapping Table"). Characters beyond the BMP count as missing.
+ */
+export function missingCharacters(sfnt: Buffer, text: string): string[] {
+  const numTables = sfnt.readUInt16BE(4);
+  let cmap = -1;
+  for (let i = 0; i < numTables; i++) if (sfnt.toString('latin1', 12 + i * 16, 16 + i * 16) === 'cmap') cmap = sfnt.readUInt32BE(12 + i * 16 + 8);
+  if (cmap < 0) return [...new Set(text)];
+  let table = -1;
+  for (let i = 0; i < sfnt.readUInt16BE(cmap + 2); i++) {
+    const record = cmap + 4 + i * 8;
+    const offset = cmap + sfnt.readUInt32BE(record + 4);
+    if (sfnt.readUInt16BE(record) === 3 && sfnt.readUInt16BE(record + 2) === 1 && sfnt.readUInt16BE(offset) === 4) table = offset;
+  }
+  const segments = table < 0 ? 0 : sfnt.readUInt16BE(table + 6) / 2;
+  const ends = table + 14;
+  const starts = ends + 2 * segments + 2;
+  const deltas = starts + 2 * segments;
+  const rangeOffsets = deltas + 2 * segments;
+  const glyphOf = (code: number): number => {
+    for (let s = 0; s < segments; s++) {
+      if (code > sfnt.readUInt16BE(ends + 2 * s)) continue;
+      const start = sfnt.readUInt16BE(starts + 2 * s);
+      if (code < start) return 0;
+      const delta = sfnt.readUInt16BE(deltas + 2 * s);
+      const rangeOffset = sfnt.readUInt16BE(rangeOffsets + 2 * s);
+      if (rangeOffset === 0) return (code + delta) & 0xffff;
+      const glyph = sfnt.readUInt16BE(rangeOffsets + 2 * s + rangeOffset + 2 * (code - start));
+      return glyph === 0 ? 0 : (glyph + delta) & 0xffff;
+    }
+    return 0;
+  };
+  return [...new Set(text)].filter((c) => {
+    const code = c.codePointAt(0)!;
+    return !/\s/.test(c) && (code > 0xffff || glyphOf(code) === 0);
+  });
+}
