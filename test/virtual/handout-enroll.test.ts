@@ -83,6 +83,27 @@ describe('enroll --handout', () => {
     expect(output.err.join('\n')).toContain("The handout's font cannot draw 李: those show as empty boxes on it");
   });
 
+  test('the wizard with --handout: the name it asked for is on the handout, the PIN typed there is not', async () => {
+    const dir = scratch();
+    const answers: Array<string | boolean> = ['grace', NEW_PIN, NEW_PIN, NEW_PUK, NEW_PUK, true];
+    const prompter: Prompter = {
+      input: async () => String(answers.shift()),
+      password: async () => String(answers.shift()),
+      confirm: async () => Boolean(answers.shift()),
+      say: () => undefined,
+    };
+    const output = captured();
+    expect(await runEnroll({ virtual: join(dir, 'card.json'), algorithm: 'ECCP256', handout: join(dir, 'h'), inventory: 'none' }, output, { env: {}, interactive: true, prompter })).toBe(0);
+    expect(answers).toEqual([]);
+    const path = /Handout: (\S+\.pdf)/.exec(output.out.join('\n'))![1]!;
+    expect(path).toMatch(/grace-\d+\.pdf$/);
+    expect(statSync(path).mode & 0o777).toBe(0o644);
+    const text = await pdfText(path);
+    expect(text).toContain('grace');
+    expect(text).not.toContain(NEW_PIN);
+    expect(text).not.toContain(NEW_PUK);
+  });
+
   test('--helpdesk without --handout is a usage error', async () => {
     await expect(runEnroll({ virtual: join(scratch(), 'card.json'), user: 'ana', helpdesk: 'x', yes: true }, captured(), environment({}))).rejects.toThrow(/--helpdesk only applies with --handout/);
   });
