@@ -103,6 +103,15 @@ describe('the handout PDF', () => {
     }
   });
 
+  test('every word on both pages lies inside the 42 pt margins of A4 (pdftotext -bbox)', async () => {
+    const file = await pdfFile(await renderHandout({ ...data, initialPin: PIN }));
+    const { stdout } = await runOk('pdftotext', ['-bbox', file, '-']);
+    const words = [...stdout.matchAll(/<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</g)].map((m) => ({ box: m.slice(1, 5).map(Number), word: m[5] }));
+    expect(words.length).toBeGreaterThan(300);
+    const outside = words.filter(({ box: [x0, y0, x1, y1] }) => x0! < 41.5 || y0! < 41.5 || x1! > 595.28 - 41.5 || y1! > 841.89 - 41.5);
+    expect(outside).toEqual([]);
+  });
+
   test('a virtual test card is marked as one; an Ed25519 key gets the OpenSSH 10.1 note; no hosts: a placeholder host', async () => {
     const file = await pdfFile(await renderHandout({ ...data, hosts: undefined, caCertificate: undefined, algorithm: 'ED25519', virtualCard: true }));
     const text = await pageText(file, 1);

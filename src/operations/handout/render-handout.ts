@@ -119,11 +119,13 @@ function drawPinSheet(doc: Doc, data: HandoutData, width: number): void {
   doc.fillColor(INK).text(data.initialPin!, MARGIN + 14, pinTop + 10, { width: pinWidth, characterSpacing: 4, lineBreak: false });
   doc.y = pinTop + 48;
   doc.moveDown(1);
-  doc.font(SANS).fontSize(9.5).fillColor(INK).text(
-    'Change it before you first log in: ykman piv access change-pin (YubiKey Manager), or pkcs15-tool --change-pin (OpenSC). ' +
-      'Never write your PIN on the card. After 3 wrong PINs the card locks: bring it to the helpdesk.',
-    { width },
-  );
+  // x given again: the PIN's own x (inside its box) would otherwise carry over to the lines below.
+  doc.font(SANS).fontSize(9.5).fillColor(INK).text('Change it before you first log in, with YubiKey Manager or OpenSC:', MARGIN, doc.y, { width });
+  doc.moveDown(0.3);
+  doc.font('Courier').fontSize(9.5).text('ykman piv access change-pin', MARGIN + 14, doc.y, { width: width - 14 });
+  doc.text('pkcs15-tool --change-pin', MARGIN + 14, doc.y, { width: width - 14 });
+  doc.moveDown(0.6);
+  doc.font(SANS).fontSize(9.5).text('Never write your PIN on the card. After 3 wrong PINs the card locks: bring it to the helpdesk.', MARGIN, doc.y, { width });
 }
 
 /**
