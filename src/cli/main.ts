@@ -88,6 +88,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--known-hosts <file>', 'with --deploy-to: known_hosts file to check host keys against')
     .option('--accept-new-host-keys', 'with --deploy-to: accept hosts not yet known (a changed host key is still refused)')
     .addOption(new Option('--ssh-option <key=value>', 'with --deploy-to: extra ssh -o option (repeatable)').argParser(collect))
+    .option('--handout <dir>', 'write a printable handout (PDF: card, key, how to log in from Linux, macOS, Windows) to DIR/<person>-<serial>.pdf; never over an existing file')
+    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed with the blocked-PIN help')
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: WithCardFlags<EnrollFlags>) => {
@@ -168,6 +170,8 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--escrow-recipient <age1…|file>', 'encrypt each card\'s new PUK and management key to this age recipient (or the recipients in FILE), kept in the inventory')
     .option('--management-key-file <file>', 'the management key of cards that do not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the manifest\'s CA (or PIV_CA_PASSPHRASE)')
+    .option('--handout <dir>', 'write a printable handout per person to DIR/<user>-<serial>.pdf (refused before any card when one exists)')
+    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed on each handout')
     .option('--yes', 'never ask: match cards by the card-serial column')
     .option('--json', 'print the report as JSON')
     .option('--csv', 'print the report as CSV')

@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
-const TOOLS = ['pcscd', 'ykman', 'yubico-piv-tool', 'pkcs11-tool', 'ssh', 'ssh-keygen', '/usr/sbin/sshd', 'openssl', 'ansible-playbook', 'pg_ctlcluster'];
+// pdftoppm, pdftotext (poppler-utils): the handout tests read and render the PDFs.
+const TOOLS = ['pcscd', 'ykman', 'yubico-piv-tool', 'pkcs11-tool', 'ssh', 'ssh-keygen', '/usr/sbin/sshd', 'openssl', 'ansible-playbook', 'pg_ctlcluster', 'pdftoppm', 'pdftotext'];
 const YUBIKEY_READER_PORT_HEX = '8C7D';
 /** The native addons the real-stack tests use: optional dependencies, built by npm install where their build tools and headers are. */
 export const NATIVE_ADDONS = ['smartcard', 'pkcs11js', 'better-sqlite3'];

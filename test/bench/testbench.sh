@@ -11,7 +11,7 @@ set -euo pipefail
 
 PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc opensc-pkcs11 ykcs11 yubico-piv-tool yubikey-manager
   openssh-server openssh-client softhsm2 pcsc-tools procps iproute2 postgresql ansible tcsh fish
-  age)  # age: the escrow interop tests decrypt with the Debian age CLI
+  age poppler-utils)  # age: the escrow interop tests decrypt with the Debian age CLI; poppler-utils: the handout rendered to PNG and text
 ENTRY=/etc/reader.conf.d/piv-enroll-yubikey
 # The vpcd driver keeps its state in globals and pcscd loads a driver path only once, so a second entry with
 # Debian's LIBPATH would share (and break) the default "Virtual PCD" readers: ours loads its own copy.

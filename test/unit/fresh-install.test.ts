@@ -78,6 +78,7 @@ describe('a machine without the native addons', () => {
     ['enroll --ca', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--ca', 'ca-dir'], 'is not used for an SSH CA certificate'],
     ['enroll --inventory FILE', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'shared.sqlite'], 'is not used for recording a card in a named inventory'],
     ['enroll --csr', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--csr', 'requests'], 'is not used for a certificate request for an X.509 CA'],
+    ['enroll --handout', ['enroll', '--user', 'ana', '--yes', '--keep-default-credentials', '--inventory', 'none', '--handout', 'handouts'], 'is not used for a handout for a person'],
     ['rekey', ['rekey', '--inventory', 'shared.sqlite', '--force'], 'is not used for a re-key'],
     ['deploy --slot', ['deploy', '--slot', '9c', '--host', 'ana@127.0.0.1:1'], 'is not used for deploying a key to hosts'],
     // A batch never has a stand-in (it works on readers); here it stops at its inventory, the first thing it opens.
@@ -91,6 +92,7 @@ describe('a machine without the native addons', () => {
     expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
     await expect(stat(join(state, 'piv-enroll', 'virtual-card.json'))).rejects.toThrow();
     await expect(stat(join(dir, 'shared.sqlite'))).rejects.toThrow();
+    await expect(stat(join(dir, 'handouts'))).rejects.toThrow();
   });
 
   // The card's later life changes a card and records it: never on the stand-in.

@@ -51,6 +51,9 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags {
   /** A directory for each person's generated PIN (and PUK): DIR/USER.txt, mode 0600. */
   pinOut?: string;
   escrowRecipient?: string;
+  /** A handout per person into DIR, and the helpdesk line on it. */
+  handout?: string;
+  helpdesk?: string;
 }
 
 export interface BatchEnvironment {
@@ -115,6 +118,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
     problems.push(error.message);
     return undefined;
   });
+  if (flags.helpdesk !== undefined && flags.handout === undefined) problems.push('--helpdesk only applies with --handout DIR');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const attestation = await attestationRequirement(flags); // a bad roots file stops the batch before any card
   // Random per card unless one value for every card was given (then said out loud: one leaked sheet opens them all).
@@ -136,6 +140,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
           secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy, attestation,
           randomPin: hardening && secrets.newPin === undefined, randomPuk: hardening && secrets.newPuk === undefined, escrowRecipients,
+          // No initialPin: --new-pin-file's PIN is one for every card, chosen by a person, not printed.
         },
         {
           notice: (t) => output.notice(t),

@@ -74,6 +74,10 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   escrowRecipient?: string;
   /** A new 0600 file for the generated PIN/PUK (else the terminal, once). */
   pinOut?: string;
+  /** Write a printable handout into DIR (DIR/<person>-<serial>.pdf). */
+  handout?: string;
+  /** With --handout: how to reach the helpdesk. */
+  helpdesk?: string;
 }
 
 export interface EnrollEnvironment {
@@ -155,6 +159,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const caDir = flags.ca === 'none' ? undefined : (flags.ca ?? policy?.defaults.ca);
   const options = await optionsFromFlags(flags, environment.env, policy);
   checkCaFlags({ ...flags, ca: caDir });
+  if (flags.handout === undefined && flags.helpdesk !== undefined) throw new UsageError('--helpdesk only applies with --handout DIR');
   if (flags.csr !== undefined && (caDir !== undefined || flags.deployTo !== undefined || flags.deployHostsFile !== undefined)) {
     throw new UsageError('--csr stops the enrollment at the certificate request: --ca and --deploy-to come after `piv-enroll certificate import`');
   }
@@ -183,6 +188,7 @@ async function enrollWith(
     deploy,
     ca: caDir === undefined ? undefined : caStepOf(flags, caDir, environment, interactive),
     attestation: await attestationRequirement(flags),
+    handout: flags.handout === undefined ? undefined : { dir: flags.handout, helpdesk: flags.helpdesk },
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),

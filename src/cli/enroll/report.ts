@@ -42,6 +42,8 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
       : null,
     files: result.files,
     inventory: result.inventory ?? null,
+    // The path only: a handout may hold the initial PIN, which never goes into the output.
+    handout: result.handout ? { path: result.handout.path, withPin: result.handout.withPin } : null,
     deployment: result.deployment ? { summary: summarize(result.deployment), hosts: result.deployment } : null,
     notes: result.notes ?? [],
     timings: result.timings ?? null,
@@ -71,6 +73,7 @@ export function enrollmentSummary(result: FinishedEnrollment): string {
     lines.push('', `Deployed to ${result.deployment.length} host${result.deployment.length === 1 ? '' : 's'}: ${summary.changed} added, ${summary.unchanged} already there, ${summary.failed} failed`);
     for (const r of result.deployment) lines.push(`  ${r.host}: ${r.status}${r.status === 'failed' ? ` (${r.reason}${r.detail ? `: ${r.detail}` : ''})` : ''}`);
   }
+  if (result.handout) lines.push('', `Handout: ${result.handout.path}${result.handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
   if (result.inventory) lines.push('', `Recorded as enrollment ${result.inventory.enrollmentId} in ${result.inventory.location}`);
   return lines.join('\n');
 }

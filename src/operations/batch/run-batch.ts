@@ -14,7 +14,8 @@ import { InterruptedError, PivEnrollError, UsageError } from '../../errors.js';
 import { deployKey, type DeployOptions } from '../deploy/deploy-key.js';
 import { parseHostSpec, type HostTarget } from '../deploy/host-spec.js';
 import { prepareCaStep } from '../enroll/ca-step.js';
-import { enrollCard, type EnrollCardHooks } from '../enroll/enroll-card.js';
+import { enrollCard, type EnrollCardHooks, type HandoutRequest } from '../enroll/enroll-card.js';
+import { HandoutFileError, planHandoutFile } from '../handout/handout-file.js';
 import { buildEnrollOptions } from '../enroll/enroll-inputs.js';
 import type { SitePolicy } from '../policy/types.js';
 import type { EnrollSecrets, InitialSecrets } from '../enroll/options.js';
@@ -36,6 +37,8 @@ export interface PersonReport {
   fingerprint?: string;
   hosts: { present: number; failed: number };
   error?: string;
+  /** The handout written for this person (its path; never the PIN). */
+  handout?: string;
 }
 
 export interface BatchRequest {
@@ -66,6 +69,8 @@ export interface BatchRequest {
   deploy: DeployOptions;
   /** The attestation of card-generated keys: trust, and whether one that does not verify stops that person's enrollment. */
   attestation?: AttestationRequirement;
+  /** A handout per person: DIR/<user>-<serial>.pdf (initialPin: the PIN the batch generated for that card, if any). */
+  handout?: HandoutRequest;
   /** Matching by serial: how long to wait for cards not inserted yet. */
   waitMs: number;
   pollMs?: number;
@@ -118,12 +123,15 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
   }
   try {
     // Resume: who is done already, and whose deployment stopped half-way.
+    const resumed: Array<{ entry: ManifestEntry; record: EnrollmentRecord }> = [];
     for (const entry of request.entries) {
       const [record] = await inventory.enrollments({ person: entry.user });
-      if (!record || request.force) {
-        pending.push(entry);
-        continue;
-      }
+      if (!record || request.force) pending.push(entry);
+      else resumed.push({ entry, record });
+    }
+    // Before any card or host is touched: a handout already there for someone to enroll (known by card-serial) stops the batch.
+    if (request.handout) await checkHandouts(pending, request.handout.dir);
+    for (const { entry, record } of resumed) {
       const report: PersonReport = { user: entry.user, line: entry.line, status: 'already-enrolled', cardSerial: record.cardSerial, fingerprint: record.fingerprint, hosts: { present: 0, failed: 0 } };
       const missing = missingHosts(entry, record);
       if (missing.length > 0) {
@@ -150,6 +158,20 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
     for (const report of results) reports.set(report.user, report);
   }
   return { reports: request.entries.map((e) => reports.get(e.user)!), pending };
+}
+
+/** Every pending person with a card-serial: their handout file must not exist yet (the others are checked at their card). */
+async function checkHandouts(pending: ManifestEntry[], dir: string): Promise<void> {
+  const problems: string[] = [];
+  for (const entry of pending.filter((e) => e.cardSerial !== undefined)) {
+    try {
+      await planHandoutFile(dir, entry.user, entry.cardSerial);
+    } catch (error) {
+      if (!(error instanceof HandoutFileError)) throw error;
+      problems.push(`line ${entry.line}: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) throw new HandoutFileError(`cannot start the batch:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 
 /** One person on one card, through enrollCard with that person's manifest values. */
@@ -181,6 +203,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
         inventory: { location: request.inventoryLocation, named: true },
         ca: caRequest ? { request: caRequest, prepare: (cn) => prepareCaStep(caRequest, cn ?? subjectCn) } : undefined,
         deploy: entry.hosts.length > 0 ? { targets: entry.hosts.map((h) => parseHostSpec(h) as HostTarget), options: request.deploy } : undefined,
+        handout: request.handout,
       },
       { notice: () => undefined, write: hooks.write, handOut: hooks.handOut && ((secrets) => hooks.handOut!(entry, card.serial, secrets)) },
     );
@@ -190,6 +213,12 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       report.fingerprint = outcome.enrollment.fingerprint;
       report.hosts = { present: hosts.filter((h) => h.status !== 'failed').length, failed: hosts.filter((h) => h.status === 'failed').length };
       report.status = 'enrolled';
+      const handout = outcome.enrollment.handout;
+      if (handout) {
+        report.handout = handout.path;
+        hooks.notice(`Handout for ${entry.user}: ${handout.path}${handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
+        if (handout.unprintable.length > 0) hooks.notice(`${entry.user}: the handout's font cannot draw ${handout.unprintable.join(' ')} (empty boxes on it)`);
+      }
       const problems = [
         ...outcome.failedChecks.map((c) => `signature ${c.algorithm} via ${c.module ?? c.path} failed${c.error ? ` (${c.error})` : ''}`),
         ...outcome.unreachedHosts.map((h) => `${h.host}: ${h.reason}`),

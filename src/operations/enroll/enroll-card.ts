@@ -5,12 +5,13 @@
  * an EnrollCardRequest and render the EnrollCardResult. Nothing here prints or prompts: the hooks do.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { formatFirmwareVersion } from '../../standards/firmware.js';
 import { keyAlgorithmByName } from '../../standards/algorithms.js';
 import { slotHex } from '../../standards/references.js';
 import type { IssuedCertificate } from '../ca/sign.js';
 import { deployKey, type DeployOptions, type HostResult } from '../deploy/deploy-key.js';
+import { HandoutFileError, planHandoutFile, writeHandout, type HandoutTarget, type WrittenHandout } from '../handout/handout-file.js';
 import type { HostTarget } from '../deploy/host-spec.js';
 import { Inventory } from '../inventory/inventory.js';
 import { recordDeployResults } from '../inventory/record-deploy.js';
@@ -61,6 +62,20 @@ export interface EnrollCardRequest {
   attestation?: AttestationRequirement;
   /** Recorded options a re-key overrides (a staged card key is recorded as key source card). */
   recordOverrides?: Record<string, unknown>;
+  /** A printable handout for the person, written after the enrollment succeeded. */
+  handout?: HandoutRequest;
+}
+
+export interface HandoutRequest {
+  /** DIR: the handout goes to DIR/<person>-<serial>.pdf; an existing file refuses the enrollment while planning. */
+  dir: string;
+  /** How to reach the helpdesk, printed with the blocked-PIN help. */
+  helpdesk?: string;
+  /**
+   * The initial PIN, printed on a sheet of its own (the file is then 0600): only a PIN piv-enroll generated for this
+   * card, never one a person chose or typed.
+   */
+  initialPin?: string;
 }
 
 export interface EnrollCardHooks {
@@ -91,6 +106,8 @@ export interface FinishedEnrollment extends EnrollmentResult {
   initialSecrets?: InitialSecrets;
   /** What was escrowed (no secret: which credentials, to whom). */
   escrow?: { recipients: string[]; puk: boolean; managementKey: boolean };
+  /** The handout written (its path; it holds the PIN when withPin). */
+  handout?: WrittenHandout;
 }
 
 export type EnrollCardResult =
@@ -121,6 +138,7 @@ function standInPolicy(request: EnrollCardRequest): FallbackPolicy {
     request.inventory !== 'none' && request.inventory.named && 'recording a card in a named inventory',
     request.options.csrDir !== undefined && 'a certificate request for an X.509 CA',
     request.options.escrowRecipients && 'escrowing the PUK and management key',
+    request.handout && 'a handout for a person',
   ].filter((b): b is string => typeof b === 'string');
   if (request.standInFile === undefined) because.push('this command');
   return because.length > 0 ? { allowed: false, because: because.join(', ') } : { allowed: true, file: request.standInFile! };
@@ -182,6 +200,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
     let pin: string;
     let firmware: string;
     let caStep: CaStep | undefined;
+    let handoutTarget: HandoutTarget | undefined;
     try {
       for (const notice of connection.notices) hooks.notice(notice);
       timer.mark('inspect');
@@ -194,7 +213,17 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
       // (Without a subject the plan refuses below, naming it: the CA's own checks would only hide that.)
       if (options.subject.length > 0) caStep = await request.ca?.prepare(options.subject.find((a) => a.type === 'CN')?.value);
       const { plan, errors, missing } = planEnrollment(options, inspection);
-      if (!plan) return { status: 'refused', errors, missing };
+      // The handout's file is known once the serial is: an existing one refuses here, with the card untouched.
+      let handoutProblem: string | undefined;
+      if (request.handout) {
+        try {
+          handoutTarget = await planHandoutFile(request.handout.dir, personOf(request), inspection.serial);
+        } catch (error) {
+          if (!(error instanceof HandoutFileError)) throw error;
+          handoutProblem = error.message;
+        }
+      }
+      if (!plan || handoutProblem) return { status: 'refused', errors: handoutProblem ? [...errors, handoutProblem] : errors, missing };
       if (hooks.confirm && !(await hooks.confirm(plan))) return { status: 'declined' };
       const write = hooks.write ?? ((work: (progress: Progress) => Promise<EnrollmentResult>) => work(() => undefined));
       // The PKCS#11 checks come after the card write: their module host starts while the card is busy.
@@ -232,6 +261,18 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
         timer.mark('deploy');
         enrollment.deployment = await deployKey({ action: 'add', keyLine: enrollment.authorizedKey }, request.deploy.targets, request.deploy.options);
         if (inventory) await recordDeployResults(inventory, enrollment.fingerprint, 'add', enrollment.deployment, enrollment.inventory!.enrollmentId);
+      }
+      if (handoutTarget && request.handout) {
+        timer.mark('handout');
+        enrollment.handout = await writeHandout(handoutTarget, {
+          person: personOf(request), serial: enrollment.serial, slot: enrollment.slot, algorithm: enrollment.algorithm, fingerprint: enrollment.fingerprint,
+          authorizedKey: enrollment.authorizedKey, hosts: enrollment.deployment?.filter((h) => h.status !== 'failed').map((h) => h.host),
+          caCertificate: enrollment.caCertificate ? basename(enrollment.caCertificate.certificateFile) : undefined,
+          initialPin: request.handout.initialPin, helpdesk: request.handout.helpdesk, virtualCard: connection.readerName === undefined, createdAt: dependencies.now(),
+        });
+        hooks.notice(`Handout for ${personOf(request)}: ${enrollment.handout.path}${enrollment.handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
+        const { unprintable } = enrollment.handout;
+        if (unprintable.length > 0) hooks.notice(`The handout's font cannot draw ${unprintable.join(' ')}: those show as empty boxes on it; write them in by hand`);
       }
     }
     enrollment.timings = timer.finish();
@@ -279,10 +320,15 @@ async function checkThroughModules(request: EnrollCardRequest, reader: string | 
   }
 }
 
+/** Who the card is for: the inventory's person, else the subject's CN, else the key comment. */
+function personOf(request: EnrollCardRequest): string {
+  return request.person ?? request.options.subject.find((a) => a.type === 'CN')?.value ?? request.options.comment;
+}
+
 async function record(inventory: Inventory, request: EnrollCardRequest, enrollment: FinishedEnrollment, certificate: NonNullable<FinishedEnrollment['certificate']>, firmware: string, reader: string | undefined): Promise<number> {
   const { options, ca } = request;
   const id = await inventory.recordEnrollment({
-    person: request.person ?? options.subject.find((a) => a.type === 'CN')?.value ?? options.comment,
+    person: personOf(request),
     // No reader: the embedded virtual card, named with --virtual (a stand-in never gets here).
     card: enrollment.serial === undefined ? undefined : { serial: enrollment.serial, firmware, reader, virtual: reader === undefined },
     slot: enrollment.slot,

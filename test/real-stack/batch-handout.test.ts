@@ -1,0 +1,59 @@
+/**
+ * `piv-enroll batch --handout DIR` through the real stack (pcscd, two vpcd readers): one PDF per person named by
+ * user and card serial, listed in the JSON report and on stderr; a rerun with --force is refused before any card is
+ * touched when a handout is already there (the cards' state files byte-identical).
+ */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, test } from 'vitest';
+import { CLI, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
+
+const ENV = { ...process.env, PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
+
+describe.skipIf(!inject('benchReady'))('piv-enroll batch --handout', () => {
+  const cards: ServedCard[] = [];
+  afterEach(async () => {
+    for (const card of cards.splice(0)) expect(await card.stop()).toBe(0);
+  });
+
+  test('one handout per person; a second run that would replace one refuses before any card', async () => {
+    const dir = scratchDir();
+    const manifest = join(dir, 'intake.csv');
+    writeFileSync(manifest, 'user,card-serial,algorithm\nana,3001,ECCP256\nbo,3002,ECCP256\n');
+    const inventory = join(dir, 'inventory.sqlite');
+    const handouts = join(dir, 'handouts');
+    const ana = await serveCard({ serial: 3001 });
+    const bo = await serveCard({ serial: 3002, port: 35966 });
+    cards.push(ana, bo);
+    const batch = (...extra: string[]) =>
+      run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--inventory', inventory, '--yes', '--json', '--wait', '1m', '--pkcs11', 'none', '--handout', handouts, '--helpdesk', 'room 101', ...extra], { env: ENV, timeoutMs: 120_000 });
+
+    const first = await batch();
+    expect(first.code, first.stderr).toBe(0);
+    const people = JSON.parse(first.stdout).people as Array<{ user: string; handout?: string; fingerprint: string }>;
+    expect(people.map((p) => p.handout)).toEqual([join(handouts, 'ana-3001.pdf'), join(handouts, 'bo-3002.pdf')]);
+    for (const person of people) {
+      expect(first.stderr).toContain(`Handout for ${person.user}: ${person.handout}`);
+      expect(statSync(person.handout!).mode & 0o777).toBe(0o644); // no PIN on it: the batch's new PIN is the operator's
+      const text = (await runOk('pdftotext', [person.handout!, '-'])).stdout.replace(/\s+/g, ' ');
+      for (const expected of [person.user, person.handout!.match(/-(\d+)\.pdf$/)![1]!, person.fingerprint, 'room 101', 'PKCS11Provider']) expect(text, expected).toContain(expected);
+      expect(text).not.toContain('VIRTUAL TEST CARD'); // in a reader, through pcscd: printed like a real card
+      expect(text).not.toContain('24681357');
+    }
+    expect(first.stdout + first.stderr).not.toContain('24681357');
+
+    // Everyone is enrolled: a plain rerun has nobody to enroll and writes nothing.
+    const rerun = await batch();
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout).people.map((p: { status: string }) => p.status)).toEqual(['already-enrolled', 'already-enrolled']);
+
+    // --force would enroll both again: their handouts exist, so nothing starts.
+    const before = [readFileSync(ana.state), readFileSync(bo.state), readFileSync(people[0]!.handout!)];
+    const forced = await batch('--force');
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toContain('cannot start the batch');
+    expect(forced.stderr).toMatch(/line 2: the handout .*ana-3001\.pdf exists already/);
+    expect(forced.stderr).toMatch(/line 3: the handout .*bo-3002\.pdf exists already/);
+    expect([readFileSync(ana.state), readFileSync(bo.state), readFileSync(people[0]!.handout!)].map((b, i) => b.equals(before[i]!))).toEqual([true, true, true]);
+  });
+});
