@@ -113,13 +113,12 @@ describe('piv-enroll enroll (command line)', () => {
 
   test('wizard: asks only for what is missing, new PIN typed twice (a mismatch is caught), plan confirmed', async () => {
     const file = join(scratch(), 'card.json');
-    const prompter = scriptedPrompter(['gofish543', true, '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
+    const prompter = scriptedPrompter(['gofish543', '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
     const environment: EnrollEnvironment = { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter };
     const output = captured();
     expect(await runEnroll({ virtual: file, algorithm: 'ECCP256' }, output, environment)).toBe(0);
     expect(prompter.asked.filter((q) => !q.startsWith('(said)'))).toEqual([
       'Who is this card for (user name, goes into the certificate as CN)?',
-      'Let the owner type their own PIN?',
       'New PIN:',
       'New PIN again:',
       'New PIN:',
@@ -146,7 +145,7 @@ describe('piv-enroll enroll (command line)', () => {
 
   test('wizard: declining the plan changes nothing', async () => {
     const file = join(scratch(), 'card.json');
-    const prompter = scriptedPrompter(['ana', true, '24681357', '24681357', '97531864', '97531864', false]);
+    const prompter = scriptedPrompter(['ana', '24681357', '24681357', '97531864', '97531864', false]);
     const output = captured();
     expect(await runEnroll({ virtual: file }, output, { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter })).toBe(1);
     expect(output.err.join('\n')).toMatch(/Nothing was changed/);
