@@ -42,19 +42,26 @@ export interface HandOut {
 }
 
 /**
- * enroll: `--pin-out FILE` or the terminal. `needed` says why a destination is required (undefined: nothing will be
- * generated, so nothing needs one).
+ * enroll: `--pin-out FILE` or the terminal (undefined: neither). `needed` says why a destination is required (undefined:
+ * nothing is generated unless the wizard is asked to, which it offers only when there is a destination).
  */
 export async function prepareEnrollHandOut(pinOut: string | undefined, terminal: SecretTerminal | undefined, needed: string | undefined): Promise<HandOut | undefined> {
-  if (pinOut === undefined && needed === undefined) return undefined;
   if (pinOut === undefined) {
-    if (!terminal) throw new UsageError(`${needed}: the generated value must reach its owner: give --pin-out FILE (a new file, mode 0600), or run on a terminal`);
+    if (!terminal) {
+      if (needed === undefined) return undefined;
+      throw new UsageError(`${needed}: the generated value must reach its owner: give --pin-out FILE (a new file, mode 0600), or run on a terminal`);
+    }
+    // Shown once the card write is over (however it ends): the task list redraws the lines under it while it runs.
+    let pending: string | undefined;
     return {
       deliver: async (secrets, who) => {
         const lines = [secrets.pin !== undefined && `PIN: ${secrets.pin}`, secrets.puk !== undefined && `PUK: ${secrets.puk}`].filter(Boolean).join('   ');
-        terminal.show(`\nThe new credentials of ${who} (shown only now; write them down for their owner): ${lines}\n`);
+        pending = `\nThe new credentials of ${who} (shown only now; write them down for their owner): ${lines}\n`;
       },
-      finish: async () => undefined,
+      finish: async () => {
+        if (pending !== undefined) terminal.show(pending);
+        pending = undefined;
+      },
     };
   }
   const file = await createPrivate(pinOut, '--pin-out');

@@ -137,13 +137,12 @@ describe('piv-enroll enroll (command line)', () => {
 
   test('wizard: asks only for what is missing, new PIN typed twice (a mismatch is caught), plan confirmed', async () => {
     const file = join(scratch(), 'card.json');
-    const prompter = scriptedPrompter(['gofish543', true, '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
-    const environment: EnrollEnvironment = { env: {}, interactive: true, prompter };
+    const prompter = scriptedPrompter(['gofish543', '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
+    const environment: EnrollEnvironment = { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter };
     const output = captured();
     expect(await runEnroll({ virtual: file, algorithm: 'ECCP256' }, output, environment)).toBe(0);
     expect(prompter.asked.filter((q) => !q.startsWith('(said)'))).toEqual([
       'Who is this card for (user name, goes into the certificate as CN)?',
-      'Let the owner type their own PIN?',
       'New PIN:',
       'New PIN again:',
       'New PIN:',
@@ -162,17 +161,17 @@ describe('piv-enroll enroll (command line)', () => {
     const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
     expect((await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env })).code).toBe(0);
     const keep = scriptedPrompter([false, '24681357']);
-    await expect(runEnroll({ virtual: file, user: 'ana', algorithm: 'ECCP256' }, captured(), { env: {}, interactive: true, prompter: keep })).rejects.toThrow(/give --force to replace it/);
+    await expect(runEnroll({ virtual: file, user: 'ana', algorithm: 'ECCP256' }, captured(), { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter: keep })).rejects.toThrow(/give --force to replace it/);
     expect(keep.asked).toContain('(said) Slot 9C already holds an ECCP256 key with certificate CN=ana. Replacing it makes that key unusable everywhere it was deployed.');
     const replace = scriptedPrompter([true, '24681357', true]);
-    expect(await runEnroll({ virtual: file, user: 'ana', algorithm: 'ED25519' }, captured(), { env: {}, interactive: true, prompter: replace })).toBe(0);
+    expect(await runEnroll({ virtual: file, user: 'ana', algorithm: 'ED25519' }, captured(), { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter: replace })).toBe(0);
   });
 
   test('wizard: declining the plan changes nothing', async () => {
     const file = join(scratch(), 'card.json');
-    const prompter = scriptedPrompter(['ana', true, '24681357', '24681357', '97531864', '97531864', false]);
+    const prompter = scriptedPrompter(['ana', '24681357', '24681357', '97531864', '97531864', false]);
     const output = captured();
-    expect(await runEnroll({ virtual: file }, output, { env: {}, interactive: true, prompter })).toBe(1);
+    expect(await runEnroll({ virtual: file }, output, { env: { PIV_ENROLL_INVENTORY: 'none' }, interactive: true, prompter })).toBe(1);
     expect(output.err.join('\n')).toMatch(/Nothing was changed/);
     expect(await pinIsDefault(file)).toBe(true);
   });

@@ -153,6 +153,43 @@ describe('per-card secrets and escrow (enroll, escrow show)', () => {
   });
 });
 
+describe('the wizard: own PIN or a generated one', () => {
+  test('on a terminal it offers both; a generated PIN is shown once, after the card write; a weak own PIN is refused', async () => {
+    const card = join(scratch(), 'card.json');
+    const shown: string[] = [];
+    const asked: string[] = [];
+    const answers: Array<string | boolean> = [false];
+    const prompter = {
+      input: async (m: string) => (asked.push(m), String(answers.shift())),
+      password: async (m: string) => (asked.push(m), String(answers.shift())),
+      confirm: async (m: string) => (asked.push(m), Boolean(answers.shift() ?? true)),
+      say: (t: string) => void asked.push(`(said) ${t}`),
+    };
+    const output: Output = { result: () => undefined, notice: () => undefined, error: () => undefined };
+    const code = await runEnroll({ virtual: card, user: 'fay', algorithm: 'ECCP256', pkcs11: 'none', inventory: 'none' }, output, {
+      env: { PIV_NEW_PUK: '97531864' }, interactive: true, prompter, secretTerminal: { show: (t) => shown.push(t) },
+    });
+    expect(code).toBe(0);
+    expect(asked).toContain('Let the owner type their own PIN?');
+    expect(asked).not.toContain('New PIN:');
+    expect(shown).toHaveLength(1);
+    const pin = /PIN: (\d{6})/.exec(shown[0]!)![1]!;
+    expect(shown[0]).not.toContain('PUK'); // typed by the operator: not generated, not shown
+    await (await session(card)).verifyPin(pin);
+
+    // Typing their own: 123456 and 000000 are refused, a real one taken.
+    const second = join(scratch(), 'card.json');
+    answers.push(true, '654321', '000000', '20461397', '20461397');
+    asked.length = 0;
+    expect(await runEnroll({ virtual: second, user: 'gil', algorithm: 'ECCP256', pkcs11: 'none', inventory: 'none' }, output, {
+      env: { PIV_NEW_PUK: '97531864' }, interactive: true, prompter, secretTerminal: { show: (t) => shown.push(t) },
+    })).toBe(0);
+    expect(asked.filter((a) => a.includes('among the first an attacker would try'))).toHaveLength(2);
+    expect(shown).toHaveLength(1); // nothing generated, nothing shown
+    await (await session(second)).verifyPin('20461397');
+  });
+});
+
 describe('enrollCard with generated secrets (the operation the handout builds on)', () => {
   test('initialSecrets carries the generated PIN (and the PUK without escrow) in memory; the --json rendering never does; a non-default PIN is kept, with a warning', async () => {
     const { buildEnrollOptions } = await import('../../src/operations/enroll/enroll-inputs.js');

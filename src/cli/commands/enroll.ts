@@ -192,12 +192,10 @@ async function enrollWith(
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
-    complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter) : undefined,
-    handOut: async (secrets) => {
-      const who = `the card of ${options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner'}`;
-      const to = handOut ?? (await prepareEnrollHandOut(undefined, environment.secretTerminal, 'the generated PIN'));
-      await to!.deliver(secrets, who);
-    },
+    complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter, handOut !== undefined) : undefined,
+    // Never undefined when something was generated: --random-* without a destination were refused above, and the
+    // wizard offers a generated PIN only with one.
+    handOut: async (secrets) => handOut?.deliver(secrets, `the card of ${options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner'}`),
     confirm: async (plan) => {
       output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
       if (!interactive || (await environment.prompter.confirm('Enroll the card as planned?', true))) return true;

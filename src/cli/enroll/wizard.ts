@@ -25,7 +25,8 @@ export const MISSING_INPUT_WORDS: Record<MissingInput, string> = {
 };
 
 /** Asks for what is missing; the answers go into `options` (checked as flags would be). */
-export async function askForMissing(options: EnrollOptions, inspection: CardInspection, missing: MissingInput[], prompter: Prompter): Promise<void> {
+/** `canHandOut`: a generated PIN can reach its owner (the terminal, --pin-out), so the wizard may offer one. */
+export async function askForMissing(options: EnrollOptions, inspection: CardInspection, missing: MissingInput[], prompter: Prompter, canHandOut = false): Promise<void> {
   const occupied = inspection.slot.hasKey === true && inspection.slot.certificateMatchesKey === true;
   if (occupied && !options.force) {
     const what = `${inspection.slot.keyAlgorithm?.name ?? 'a'} key${inspection.slot.certificateSubject ? ` with certificate ${inspection.slot.certificateSubject}` : ''}`;
@@ -44,6 +45,11 @@ export async function askForMissing(options: EnrollOptions, inspection: CardInsp
         secrets.pin = await prompter.password('PIN:');
         break;
       case 'new-pin':
+        if (!canHandOut) {
+          prompter.say('The card still has the factory-default PIN: its owner types their own PIN now (6 to 8 characters, hidden).');
+          secrets.newPin = await askNewSecret(prompter, 'PIN', checkOwnPin);
+          break;
+        }
         prompter.say('The card still has the factory-default PIN: its owner types their own PIN now (6 to 8 characters, hidden), or piv-enroll draws a random one and shows it once.');
         if (await prompter.confirm('Let the owner type their own PIN?', true)) secrets.newPin = await askNewSecret(prompter, 'PIN', checkOwnPin);
         else (secrets.newPin = randomPin(), (options.generated = { ...options.generated, pin: true }));
