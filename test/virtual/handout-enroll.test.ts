@@ -13,6 +13,7 @@ import type { Prompter } from '../../src/cli/prompter.js';
 import { enrollCard } from '../../src/operations/enroll/enroll-card.js';
 import { buildEnrollOptions } from '../../src/operations/enroll/enroll-inputs.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
+import { PivSession } from '../../src/piv/session.js';
 import { runOk } from '../support/run.js';
 
 const scratch = (): string => mkdtempSync(join(tmpdir(), 'piv-handout-enroll-'));
@@ -85,11 +86,16 @@ describe('enroll --handout', () => {
 
   test('the wizard with --handout: the name it asked for is on the handout, the PIN typed there is not', async () => {
     const dir = scratch();
-    const answers: Array<string | boolean> = ['grace', NEW_PIN, NEW_PIN, NEW_PUK, NEW_PUK, true];
+    // name; own PIN (yes) twice; PUK twice; enroll as planned (yes). An unexpected question fails the test instead of looping.
+    const answers: Array<string | boolean> = ['grace', true, NEW_PIN, NEW_PIN, NEW_PUK, NEW_PUK, true];
+    const next = (question: string) => {
+      if (answers.length === 0) throw new Error(`unexpected question: ${question}`);
+      return answers.shift()!;
+    };
     const prompter: Prompter = {
-      input: async () => String(answers.shift()),
-      password: async () => String(answers.shift()),
-      confirm: async () => Boolean(answers.shift()),
+      input: async (q) => String(next(q)),
+      password: async (q) => String(next(q)),
+      confirm: async (q) => Boolean(next(q)),
       say: () => undefined,
     };
     const output = captured();
@@ -142,5 +148,26 @@ describe('enroll --handout', () => {
     const run = runEnroll({ virtual: card, user: 'ana', algorithm: 'ECCP256', handout: join(dir, 'not-a-dir'), yes: true, inventory: 'none' }, captured(), environment({ PIV_NEW_PIN: NEW_PIN, PIV_NEW_PUK: NEW_PUK }));
     await expect(run).rejects.toThrow(/is not a directory/);
     expect(readFileSync(card).equals(before)).toBe(true);
+  });
+
+  test('enroll --random-pin --handout: the generated PIN reaches the person on page 2 of the handout (0600), nowhere else, and opens the card', async () => {
+    const dir = scratch();
+    const card = join(dir, 'card.json');
+    const output = captured();
+    const code = await runEnroll(
+      { virtual: card, user: 'ana', algorithm: 'ECCP256', randomPin: true, handout: join(dir, 'handouts'), yes: true, json: true, inventory: 'none' },
+      output,
+      environment({ PIV_NEW_PUK: NEW_PUK }),
+    );
+    expect(code, output.err.join('\n')).toBe(0);
+    const { path, withPin } = JSON.parse(output.out.join('\n')).handout;
+    expect(withPin).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const pin = /\b(\d{6})\b/.exec((await pdfText(path, 2)).replace(new RegExp(NEW_PUK, 'g'), ''))?.[1];
+    expect(pin, 'a six-digit PIN on page 2').toBeDefined();
+    expect(await pdfText(path, 1)).not.toContain(pin!);
+    expect([...output.out, ...output.err].join('\n')).not.toContain(pin!);
+    const piv = await PivSession.open((await openVirtualCard({ file: card })).transport);
+    await piv.verifyPin(pin!); // a wrong one throws WrongPinError
   });
 });

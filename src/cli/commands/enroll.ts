@@ -166,7 +166,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   // Checked before the card is touched: bad hosts stop the enrollment first.
   const deploy = await prepareDeployTargets(flags, policy);
   // A generated PIN (or a generated PUK no escrow keeps) needs somewhere to go, found before the card is touched.
-  const needed = flags.randomPin ? '--random-pin' : flags.randomPuk && !options.escrowRecipients ? '--random-puk without --escrow-recipient' : undefined;
+  // The handout carries a generated PIN (not a PUK: that goes to the escrow or --pin-out).
+  const needed = flags.randomPin && flags.handout === undefined ? '--random-pin' : flags.randomPuk && !options.escrowRecipients ? '--random-puk without --escrow-recipient' : undefined;
   const handOut = await prepareEnrollHandOut(flags.pinOut, environment.secretTerminal, interactive ? undefined : needed);
   try {
     return await enrollWith(flags, output, environment, options, interactive, deploy, handOut, policy, caDir);
@@ -192,9 +193,9 @@ async function enrollWith(
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
-    complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter, handOut !== undefined) : undefined,
-    // Never undefined when something was generated: --random-* without a destination were refused above, and the
-    // wizard offers a generated PIN only with one.
+    complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter, handOut !== undefined || flags.handout !== undefined) : undefined,
+    // Never undefined when something was generated, but for a PIN the handout carries: --random-* without a
+    // destination were refused above, and the wizard offers a generated PIN only with one.
     handOut: async (secrets) => handOut?.deliver(secrets, `the card of ${options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner'}`),
     confirm: async (plan) => {
       output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone

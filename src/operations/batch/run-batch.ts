@@ -113,11 +113,12 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
   const pending: ManifestEntry[] = [];
   const inventory = await Inventory.open(request.inventoryLocation);
   // Before any reader is touched: generated secrets nobody would receive are refused, not set on cards.
-  const unreached = [request.randomPin && 'PIN', request.randomPuk && !request.escrowRecipients && 'PUK'].filter(Boolean);
+  // A generated PIN reaches its person on the handout (page 2, mode 0600) when there is one.
+  const unreached = [request.randomPin && !request.handout && 'PIN', request.randomPuk && !request.escrowRecipients && 'PUK'].filter(Boolean);
   if (unreached.length > 0 && !hooks.handOut) {
     await inventory.close();
     throw new UsageError(
-      `batch gives every factory-fresh card its own random ${unreached.join(' and ')}: say where they go for each person (--pin-out DIR${unreached.includes('PUK') ? '; the PUK can go to --escrow-recipient instead' : ''}), ` +
+      `batch gives every factory-fresh card its own random ${unreached.join(' and ')}: say where they go for each person (--handout DIR for the PIN, --pin-out DIR${unreached.includes('PUK') ? '; the PUK can go to --escrow-recipient instead' : ''}), ` +
         'or give one value for every card (PIV_NEW_PIN / --new-pin-file, PIV_NEW_PUK / --new-puk-file; not recommended)',
     );
   }

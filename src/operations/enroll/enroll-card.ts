@@ -268,7 +268,7 @@ export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHo
           person: personOf(request), serial: enrollment.serial, slot: enrollment.slot, algorithm: enrollment.algorithm, fingerprint: enrollment.fingerprint,
           authorizedKey: enrollment.authorizedKey, hosts: enrollment.deployment?.filter((h) => h.status !== 'failed').map((h) => h.host),
           caCertificate: enrollment.caCertificate ? basename(enrollment.caCertificate.certificateFile) : undefined,
-          initialPin: request.handout.initialPin, helpdesk: request.handout.helpdesk, virtualCard: connection.readerName === undefined, createdAt: dependencies.now(),
+          initialPin: request.handout.initialPin ?? enrollment.initialSecrets?.pin, helpdesk: request.handout.helpdesk, virtualCard: connection.readerName === undefined, createdAt: dependencies.now(),
         });
         hooks.notice(`Handout for ${personOf(request)}: ${enrollment.handout.path}${enrollment.handout.withPin ? ' (mode 0600: it holds the initial PIN)' : ''}`);
         const { unprintable } = enrollment.handout;
