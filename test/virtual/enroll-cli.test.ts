@@ -13,6 +13,8 @@ import { run, runOk } from '../support/run.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
 const scratch = () => mkdtempSync(join(tmpdir(), 'piv-enroll-cli-'));
+/** An environment whose default inventory is a fresh one, not the user's (~/.local/state may hold another schema). */
+const privateState = (): NodeJS.ProcessEnv => ({ XDG_STATE_HOME: scratch() });
 
 function captured(): Output & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -138,7 +140,7 @@ describe('piv-enroll enroll (command line)', () => {
   test('wizard: asks only for what is missing, new PIN typed twice (a mismatch is caught), plan confirmed', async () => {
     const file = join(scratch(), 'card.json');
     const prompter = scriptedPrompter(['gofish543', '24681357', '24681358', '24681357', '24681357', '97531864', '97531864', true]);
-    const environment: EnrollEnvironment = { env: {}, interactive: true, prompter };
+    const environment: EnrollEnvironment = { env: privateState(), interactive: true, prompter };
     const output = captured();
     expect(await runEnroll({ virtual: file, algorithm: 'ECCP256' }, output, environment)).toBe(0);
     expect(prompter.asked.filter((q) => !q.startsWith('(said)'))).toEqual([
@@ -161,17 +163,17 @@ describe('piv-enroll enroll (command line)', () => {
     const env = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
     expect((await run(process.execPath, [CLI, 'enroll', '--virtual', file, '--user', 'ana', '--algorithm', 'ECCP256', '--yes'], { env })).code).toBe(0);
     const keep = scriptedPrompter([false, '24681357']);
-    await expect(runEnroll({ virtual: file, user: 'ana', algorithm: 'ECCP256' }, captured(), { env: {}, interactive: true, prompter: keep })).rejects.toThrow(/give --force to replace it/);
+    await expect(runEnroll({ virtual: file, user: 'ana', algorithm: 'ECCP256' }, captured(), { env: privateState(), interactive: true, prompter: keep })).rejects.toThrow(/give --force to replace it/);
     expect(keep.asked).toContain('(said) Slot 9C already holds an ECCP256 key with certificate CN=ana. Replacing it makes that key unusable everywhere it was deployed.');
     const replace = scriptedPrompter([true, '24681357', true]);
-    expect(await runEnroll({ virtual: file, user: 'ana', algorithm: 'ED25519' }, captured(), { env: {}, interactive: true, prompter: replace })).toBe(0);
+    expect(await runEnroll({ virtual: file, user: 'ana', algorithm: 'ED25519' }, captured(), { env: privateState(), interactive: true, prompter: replace })).toBe(0);
   });
 
   test('wizard: declining the plan changes nothing', async () => {
     const file = join(scratch(), 'card.json');
     const prompter = scriptedPrompter(['ana', '24681357', '24681357', '97531864', '97531864', false]);
     const output = captured();
-    expect(await runEnroll({ virtual: file }, output, { env: {}, interactive: true, prompter })).toBe(1);
+    expect(await runEnroll({ virtual: file }, output, { env: privateState(), interactive: true, prompter })).toBe(1);
     expect(output.err.join('\n')).toMatch(/Nothing was changed/);
     expect(await pinIsDefault(file)).toBe(true);
   });
