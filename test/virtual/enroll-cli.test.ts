@@ -13,6 +13,7 @@ import { run, runOk } from '../support/run.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
 const scratch = () => mkdtempSync(join(tmpdir(), 'piv-enroll-cli-'));
+/** An environment whose default inventory is a fresh one, not the user's (~/.local/state may hold another schema). */
 
 function captured(): Output & { out: string[]; err: string[] } {
   const out: string[] = [];
