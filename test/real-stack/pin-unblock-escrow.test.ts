@@ -71,6 +71,9 @@ describe.skipIf(!inject('benchReady'))('pin unblock --from-escrow (real stack)',
     const other = JSON.parse((await runOk(process.execPath, [CLI, 'inventory', 'show', '6102', '--json', '--inventory', inventory])).stdout);
     expect(other[0].events.map((e: { kind: string }) => e.kind)).not.toContain('escrow-show');
     expect(unblocked.stdout + unblocked.stderr).not.toMatch(/AGE-SECRET-KEY/);
+    // A reset's plan says the escrow will no longer apply.
+    const plan = await run(process.execPath, [CLI, 'reset', '--reader', READER, '--force', '--dry-run', '--inventory', inventory]);
+    expect(plan.stdout).toMatch(/the escrowed PUK and management key of this card no longer apply once it is reset/);
   });
 
   test('a card without an escrow: refused before the card is changed', async () => {

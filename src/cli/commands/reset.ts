@@ -26,6 +26,7 @@ export function describeResetPlan(plan: ResetPlan): string {
   for (const e of plan.enrollments) {
     lines.push(`• enrollment ${e.id} (${e.person}, slot ${e.slot}, ${e.fingerprint}) becomes revoked${e.hosts.length > 0 ? `; its line stays on ${e.hosts.join(', ')} but can no longer log in (offboard or deploy --remove takes it off)` : ''}`);
   }
+  if (plan.escrowed) lines.push('• the escrowed PUK and management key of this card no longer apply once it is reset (enroll it again with --escrow-recipient)');
   return lines.join('\n');
 }
 

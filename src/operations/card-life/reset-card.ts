@@ -12,6 +12,7 @@
  * are gone: lines left on hosts can no longer log in).
  */
 import { ConditionsNotSatisfiedError } from '../../piv/errors.js';
+import { latestEscrow } from '../inventory/escrow-store.js';
 import { hostsWithKey } from '../inventory/inventory.js';
 import type { CardSelection } from '../open-card.js';
 import { CardLifeRefusedError, recordCardEvent, withCardAndInventory, writing, type CardLifeAction, type CardLifeHooks, type CardState } from './card-life.js';
@@ -31,6 +32,8 @@ export interface ResetPlan {
   mode: ResetMode;
   /** The card's enrollments the inventory has as active or replaced: they become revoked. */
   enrollments: Array<{ id: number; person: string; slot: string; fingerprint: string; hosts: string[] }>;
+  /** The inventory holds an escrow of the card's PUK and management key: after the reset it no longer applies. */
+  escrowed: boolean;
 }
 
 export interface ResetResult {
@@ -55,7 +58,8 @@ export async function resetCard(request: ResetRequest, hooks: CardLifeHooks<Rese
   return withCardAndInventory(request.card, request.inventoryLocation, 'resetting a card', async (opened, card, inventory) => {
     const mode = resetMode(card, request.force);
     const records = inventory && card.serial !== undefined ? (await inventory.enrollments({ cardSerial: card.serial, status: 'all' })).filter((e) => e.status !== 'revoked') : [];
-    const plan: ResetPlan = { card, mode, enrollments: records.map((e) => ({ id: e.id, person: e.person, slot: e.slot, fingerprint: e.fingerprint, hosts: hostsWithKey(e) })) };
+    const escrowed = inventory !== undefined && card.serial !== undefined && (await latestEscrow(inventory, card.serial)) !== undefined;
+    const plan: ResetPlan = { card, mode, escrowed, enrollments: records.map((e) => ({ id: e.id, person: e.person, slot: e.slot, fingerprint: e.fingerprint, hosts: hostsWithKey(e) })) };
     if (hooks.dryRun) return { action: 'planned', plan, recorded: false };
     if (hooks.confirm && !(await hooks.confirm(plan))) return { action: 'declined', plan, recorded: false };
     await writing(hooks, async () => {
