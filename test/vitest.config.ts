@@ -12,7 +12,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/virtual/**/*.test.ts'] },
+        // A home and state directory per test file (test/support/private-home.ts): never the user's inventory.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/virtual/**/*.test.ts'], setupFiles: ['test/support/private-home.ts'] },
       },
       {
         extends: true,

@@ -112,7 +112,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
 
   addCardOptions(program.command('attest').description('prove a slot\'s key was generated on the card: its attestation, through the card\'s f9 certificate, to Yubico\'s roots'))
     .option('--slot <slot>', 'PIV slot', '9c')
-    .addOption(new Option('--attestation-roots <file>', 'trust the PEM certificates in FILE instead (repeatable; self-signed ones are roots, the others intermediates)').argParser(collect))
+    .addOption(new Option('--attestation-roots <file>', 'also trust the PEM certificates in FILE, besides Yubico\'s roots (repeatable; self-signed ones are roots, the others intermediates)').argParser(collect))
     .option('--json', 'print the verdict and the attested facts as JSON')
     .action(async (flags: WithCardFlags<AttestFlags>) => {
       const { runAttest } = await import('./commands/attest.js');

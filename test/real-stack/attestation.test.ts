@@ -2,6 +2,7 @@
  * Attestation through pcscd: the virtual card behind vpcd is a card in a reader, so its test root is not trusted by
  * itself — enroll --require-attestation refuses its key (wrong-chain) and records nothing; with the test root named by
  * --attestation-roots the key verifies and the evidence is in the inventory; a re-key of the card key re-attests it.
+ * `attest` judges the same way: Yubico's roots alone refuse the card, the test root added to them verifies it.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,5 +67,24 @@ describe.skipIf(!inject('benchReady'))('attestation through pcscd', () => {
     expect(active.fingerprint).not.toBe(record!.fingerprint);
     expect(active.attestations).toMatchObject([{ verdict: 'verified', facts: { serial: SERIAL } }]);
     expect(active.attestations[0]!.chain[0]).toBe('CN=YubiKey PIV Attestation 9c');
+  });
+
+  test('attest through a reader: Yubico\'s roots alone refuse the virtual card (wrong-chain); --attestation-roots adds the test root to them', async () => {
+    const dir = scratchDir();
+    dirs.push(dir);
+    served.push(await serveCard({ serial: SERIAL + 1, firmware: '5.7.2' }));
+    const testRoot = join(dir, 'virtual-test-root.pem');
+    writeFileSync(testRoot, certificatePem(await virtualTestRootCertificate()));
+    const enrolled = await run(process.execPath, [CLI, 'enroll', '--reader', READER, '--user', 'bo', '--key-source', 'card', '--algorithm', 'ECCP256', '--pkcs11', 'none',
+      '--yes', '--inventory', 'none'], { env: ENV });
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const attest = (extra: string[]) => run(process.execPath, [CLI, 'attest', '--reader', READER, '--json', ...extra], { env: ENV });
+
+    const alone = await attest([]);
+    expect(alone.code, alone.stderr).toBe(1);
+    expect(JSON.parse(alone.stdout)).toMatchObject({ verified: false, reason: 'wrong-chain', trust: 'Yubico', cardSerial: SERIAL + 1 });
+    const added = await attest(['--attestation-roots', testRoot]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ verified: true, trust: `Yubico + ${testRoot}`, facts: { serial: SERIAL + 1 } });
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type ManifestEntry } from '../../src/operations/batch/manifest.js';
+import { EMPTY_POLICY } from '../../src/operations/policy/rules.js';
+import type { SitePolicy } from '../../src/operations/policy/types.js';
 
 const ALGORITHMS = 'RSA1024, RSA2048, RSA3072, RSA4096, ECCP256, ECCP384, ED25519';
 const KEYS = 'user, subject, principals, hosts, ca, slot, algorithm, pin-policy, touch-policy, key-source, valid-days, card-serial';
@@ -258,5 +260,28 @@ describe('user names that would leave --out DIR', () => {
       'm.yaml:5: user ".." must not contain / or \\, nor be . or ..',
     ]);
     expect(entries.map((e) => e.user)).toEqual(['ok']);
+  });
+});
+
+describe('@GROUP in hosts: the site policy\'s host groups', () => {
+  const policy: SitePolicy = { ...EMPTY_POLICY, file: '/etc/piv-enroll/policy.yaml', hostGroups: { web: ['deploy@web1', 'deploy@web2'], db: ['deploy@db1'] } };
+
+  it('expands a group in its place, each host once, in YAML and CSV alike', () => {
+    const yaml = parseManifest('- user: ana\n  hosts: [admin@bastion, "@web", deploy@web2, "@db"]\n', 'm.yaml', { policy });
+    expect(yaml).toStrictEqual({ entries: [{ line: 1, user: 'ana', hosts: ['admin@bastion', 'deploy@web1', 'deploy@web2', 'deploy@db1'], slot: '9c', algorithm: 'RSA2048' }], errors: [] });
+    const csv = parseManifest('user,hosts\nana,admin@bastion @web deploy@web2 @db\n', 'm.csv', { policy });
+    expect(withoutLines(csv.entries)).toStrictEqual(withoutLines(yaml.entries));
+  });
+
+  it('an unknown group is refused on its own line, naming the groups there are; without a policy every group is', () => {
+    const text = ['- user: ana', '  hosts:', '    - "@web"', '    - "@mail"', '- user: bo', '  hosts: ["@db"]', ''].join('\n');
+    expect(parseManifest(text, 'm.yaml', { policy }).errors).toEqual([
+      'm.yaml:4: hosts: @mail: the policy /etc/piv-enroll/policy.yaml has no host group "mail" (it has @web, @db)',
+    ]);
+    expect(parseManifest(text, 'm.yaml').errors).toEqual([
+      'm.yaml:3: hosts: @web: host groups come from a site policy (--policy FILE), and none is in effect',
+      'm.yaml:4: hosts: @mail: host groups come from a site policy (--policy FILE), and none is in effect',
+      'm.yaml:6: hosts: @db: host groups come from a site policy (--policy FILE), and none is in effect',
+    ]);
   });
 });

@@ -167,7 +167,7 @@ describe('site policy', () => {
 
   test('wizard: with a policy, the deploy step offers its host groups (and none) and its CA', async () => {
     const site = policy('wizard.yaml', 'defaults:\n  ca: /nonexistent/site-ca\nhost-groups:\n  web: [deploy@127.0.0.1:1]\n  db: [deploy@db1]\n');
-    const prompter = scriptedPrompter(['staging', 'none', false, 'ana', '24681357', '24681357', '97531864', '97531864', true]);
+    const prompter = scriptedPrompter(['staging', 'none', false, 'ana', true, '24681357', '24681357', '97531864', '97531864', true]);
     const output = captured();
     expect(await runEnroll({ virtual: file('wizard.json'), algorithm: 'ECCP256', pkcs11: 'none', policy: site, inventory: 'none' }, output, { env: { PIV_ENROLL_POLICY: 'none' }, interactive: true, prompter })).toBe(0);
     expect(prompter.asked.slice(0, 5)).toEqual([
@@ -199,5 +199,18 @@ describe('site policy', () => {
     expect(result.stderr).toContain(`${manifest}:5: bo: policy rule key-origin`);
     expect(result.stderr).toContain(`${manifest}:5: bo: policy rule touch-policy`);
     expect(result.stderr).not.toContain('ana: policy rule key-origin');
+  });
+
+  test('batch: @GROUP in a manifest\'s hosts is the policy\'s host group; an unknown one is refused with FILE:LINE before any card', async () => {
+    const manifest = file('groups.yaml');
+    writeFileSync(manifest, 'people:\n  - user: ana\n    hosts: ["@web"]\n    card-serial: 1\n  - user: bo\n    hosts:\n      - "@mail"\n    card-serial: 2\n');
+    const site = policy('groups-policy.yaml', 'host-groups:\n  web: [deploy@web1]\n  db: [deploy@db1]\n');
+    const result = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', file('groups.sqlite'), '--policy', site], { env: SECRETS });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`${manifest}:7: hosts: @mail: the policy ${site} has no host group "mail" (it has @web, @db)`);
+    expect(result.stderr).not.toMatch(/@web:/);
+    const without = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', file('groups.sqlite'), '--policy', 'none'], { env: SECRETS });
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain(`${manifest}:3: hosts: @web: host groups come from a site policy (--policy FILE), and none is in effect`);
   });
 });

@@ -43,7 +43,7 @@ describe('enroll --csr', () => {
     expect(plan).not.toMatch(/self-signed/);
     const result = JSON.parse(output.out.join('\n'));
     expect(result).toMatchObject({ certificate: null, request: { subject: 'CN=alice', attested: true }, verification: [], inventory: null });
-    expect(result.files).toEqual([join(csrDir, 'piv-9c.csr'), join(dir, 'out', 'piv-9c.pub'), join(dir, 'out', 'piv-9c-public.pem'), join(dir, 'out', 'piv-9c-attestation.pem')]);
+    expect(result.files).toEqual([join(csrDir, 'piv-9c.csr'), join(dir, 'out', 'piv-9c.pub'), join(dir, 'out', 'piv-9c-public.pem'), join(dir, 'out', 'piv-9c-attestation.pem'), join(dir, 'out', 'piv-9c-attestation-f9.pem')]);
 
     const csr = join(csrDir, 'piv-9c.csr');
     expect(opensslVerifiesRequest(csr)).toBe(true);

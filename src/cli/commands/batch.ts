@@ -81,7 +81,8 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   } catch (error) {
     problems.push(`cannot read the manifest ${flags.manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const manifest = text === undefined ? { entries: [], errors: [] } : parseManifest(text, flags.manifest);
+  const policy = resolvePolicy(flags.policy, environment.env); // first: the manifest's hosts may name its groups (@GROUP)
+  const manifest = text === undefined ? { entries: [], errors: [] } : parseManifest(text, flags.manifest, { policy });
   for (const error of manifest.errors) problems.push(error); // a loop: a manifest can have more problems than a call takes arguments
   let waitMs = 0;
   try {
@@ -96,7 +97,6 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
       if (entry.cardSerial === undefined) problems.push(`${flags.manifest}:${entry.line}: ${entry.user} has no card-serial: without a terminal, people are matched to cards by serial`);
     }
   }
-  const policy = resolvePolicy(flags.policy, environment.env);
   if (policy) problems.push(...manifestPolicyProblems(manifest.entries, policy, flags.manifest));
   // Checked once for every host of the manifest, before any card is touched.
   if (manifest.entries.some((e) => e.hosts.length > 0)) await hostsAndOptions({ host: manifest.entries.flatMap((e) => e.hosts), ...hostAccess(flags) }, problems);

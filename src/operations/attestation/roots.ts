@@ -1,8 +1,8 @@
 /**
  * Whom an attestation may chain to. Yubico's public PIV attestation CAs ship in templates/attestation/ (each file
  * names its origin and SHA-256); a file is used only if its DER hashes to the value pinned here, so an edited
- * or swapped file is refused rather than trusted. `--attestation-roots FILE` replaces them; the virtual card's
- * test root is trusted only for `--virtual`.
+ * or swapped file is refused rather than trusted. `--attestation-roots FILE` adds to them (evidence.ts,
+ * siteAttestationTrust); the virtual card's test root is trusted only for `--virtual`.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

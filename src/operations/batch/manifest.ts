@@ -14,6 +14,8 @@ import { checkEnrollInputs, type EnrollField, type EnrollInputText } from '../en
 import { parsePrincipals } from '../ca/certificate-options.js';
 import { parseHostSpec } from '../deploy/host-spec.js';
 import { parseDistinguishedName } from '../distinguished-name.js';
+import { expandHostGroups } from '../policy/host-groups.js';
+import type { SitePolicy } from '../policy/types.js';
 
 export interface ManifestEntry {
   /** 1-based line where this person's entry starts in the manifest. */
@@ -22,7 +24,10 @@ export interface ManifestEntry {
   /** RFC 4514, as written; absent means the caller's default (CN=<user>). */
   subject?: string;
   principals?: string[];
-  /** Host specs, normalized like `parseHostSpec` labels them; each kept once; [] when none. */
+  /**
+   * Host specs, normalized like `parseHostSpec` labels them; each kept once; [] when none. A `@GROUP` of the site
+   * policy's host-groups is already expanded here, in its place.
+   */
   hosts: string[];
   /** A CA directory (not checked for existence here). */
   ca?: string;
@@ -354,7 +359,7 @@ interface CheckedEntry {
   problems: Problem[];
 }
 
-function checkEntry(raw: RawEntry, requireUser: boolean): CheckedEntry {
+function checkEntry(raw: RawEntry, requireUser: boolean, policy: SitePolicy | undefined): CheckedEntry {
   const problems: Problem[] = [];
   const checked: CheckedEntry = { problems };
   const problem = (line: number, text: string) => problems.push({ line, text });
@@ -412,6 +417,13 @@ function checkEntry(raw: RawEntry, requireUser: boolean): CheckedEntry {
 
   const hosts: string[] = [];
   for (const item of list('hosts')?.items ?? []) {
+    if (item.text.startsWith('@')) {
+      // The same expansion and messages as `enroll --deploy-to @GROUP`; the group's hosts were checked with the policy.
+      const unknown: string[] = [];
+      for (const host of expandHostGroups([item.text], policy, unknown)) if (!hosts.includes(host)) hosts.push(host);
+      for (const text of unknown) problem(item.line, `hosts: ${text}`);
+      continue;
+    }
     const target = parseHostSpec(item.text);
     if ('problem' in target) problem(item.line, `hosts: ${target.problem}`);
     else if (!hosts.includes(target.label)) hosts.push(target.label);
@@ -474,7 +486,12 @@ function orderedEntry(entry: ManifestEntry): ManifestEntry {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Reads and checks a whole manifest; `fileName` chooses the format (.yaml/.yml, .csv) and labels the errors. */
-export function parseManifest(text: string, fileName: string): ParsedManifest {
+export interface ManifestContext {
+  /** The site policy in effect, whose host-groups `@GROUP` in a hosts field names; without one, `@GROUP` is a problem. */
+  policy?: SitePolicy;
+}
+
+export function parseManifest(text: string, fileName: string, context: ManifestContext = {}): ParsedManifest {
   const format = formatOf(text, fileName);
   const problems: Problem[] = [];
   const entries: ManifestEntry[] = [];
@@ -486,7 +503,7 @@ export function parseManifest(text: string, fileName: string): ParsedManifest {
     const userLines = new Map<string, number>();
     const serialLines = new Map<number, number>();
     for (const raw of read.entries) {
-      const checked = checkEntry(raw, read.hasUserField);
+      const checked = checkEntry(raw, read.hasUserField, context.policy);
       for (const problem of checked.problems) problems.push(problem);
       if (checked.entry) entries.push(checked.entry);
       const { user, cardSerial } = checked;
