@@ -21,8 +21,9 @@ import { parseManagementKey, secretReader } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
+import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 
-export interface BatchFlags extends HostAccessFlags {
+export interface BatchFlags extends HostAccessFlags, HandoutFlags {
   manifest: string;
   inventory?: string;
   reader?: string[];
@@ -41,9 +42,6 @@ export interface BatchFlags extends HostAccessFlags {
   managementKeyFile?: string;
   caPassphraseFile?: string;
   keepDefaultCredentials?: boolean;
-  /** A handout per person into DIR, and the helpdesk line on it. */
-  handout?: string;
-  helpdesk?: string;
 }
 
 export interface BatchEnvironment {
@@ -101,7 +99,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
   if (managementKey !== undefined) secrets.managementKey = parseManagementKey(managementKey);
   const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
-  if (flags.helpdesk !== undefined && flags.handout === undefined) problems.push('--helpdesk only applies with --handout DIR');
+  const handout = handoutRequest(flags, problems);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
 
   const finished: PersonReport[] = [];
@@ -115,8 +113,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           entries: manifest.entries, readers: flags.reader, inventoryLocation: location, force: flags.force ?? false, allowLastPinTry: flags.allowLastPinTry ?? false,
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
           secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs,
-          // No initialPin: --new-pin-file's PIN is one for every card, chosen by a person, not printed.
-          handout: flags.handout === undefined ? undefined : { dir: flags.handout, helpdesk: flags.helpdesk },
+          handout,
         },
         {
           notice: (t) => output.notice(t),

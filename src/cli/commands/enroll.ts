@@ -22,6 +22,7 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretFrom, secretReader } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
+import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
 
 export interface EnrollCaFlags {
@@ -34,7 +35,7 @@ export interface EnrollCaFlags {
   caPinFile?: string;
 }
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, HandoutFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -66,10 +67,6 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */
   module?: string;
-  /** Write a printable handout into DIR (DIR/<person>-<serial>.pdf). */
-  handout?: string;
-  /** With --handout: how to reach the helpdesk. */
-  helpdesk?: string;
 }
 
 export interface EnrollEnvironment {
@@ -157,7 +154,6 @@ function caStepOf(flags: EnrollFlags, dir: string, environment: EnrollEnvironmen
 function checkCaFlags(flags: EnrollFlags): void {
   const caOnly = [flags.principals && '--principals', flags.caValidity && '--ca-validity', flags.keyId && '--key-id', flags.caReader && '--ca-reader'].filter(Boolean);
   if (flags.ca === undefined && caOnly.length > 0) throw new UsageError(`${caOnly.join(', ')} only apply with --ca DIR`);
-  if (flags.handout === undefined && flags.helpdesk !== undefined) throw new UsageError('--helpdesk only applies with --handout DIR');
 }
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
@@ -166,6 +162,7 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   checkCaFlags(flags);
   // Checked before the card is touched: bad hosts stop the enrollment first.
   const deploy = await prepareDeployTargets(flags);
+  const handoutProblems: string[] = [];
   const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined);
   const request: EnrollCardRequest = {
     options,
@@ -174,9 +171,9 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
     ca: flags.ca === undefined ? undefined : caStepOf(flags, flags.ca, environment, interactive),
-    // No initialPin: today's new PIN is one a person chose (PIV_NEW_PIN, --new-pin-file, the wizard), never printed.
-    handout: flags.handout === undefined ? undefined : { dir: flags.handout, helpdesk: flags.helpdesk },
+    handout: handoutRequest(flags, handoutProblems),
   };
+  if (handoutProblems.length > 0) throw new UsageError(handoutProblems.join('\n'));
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
     complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter) : undefined,
