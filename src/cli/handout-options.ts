@@ -4,6 +4,7 @@
  * printed; only one piv-enroll generated for the card is, and that one comes from the enrollment itself.
  */
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import type { HandoutRequest } from '../operations/enroll/enroll-card.js';
 
 export interface HandoutFlags {
@@ -19,10 +20,12 @@ export function addHandoutOptions(command: Command, each: string): Command {
     .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed with the blocked-PIN help');
 }
 
-/** The handout the flags ask for; a problem (--helpdesk alone) goes into `problems`. */
-export function handoutRequest(flags: HandoutFlags, problems: string[]): HandoutRequest | undefined {
+/** The handout the flags ask for. --helpdesk alone is a usage problem: pushed to `problems`, else thrown. */
+export function handoutRequest(flags: HandoutFlags, problems?: string[]): HandoutRequest | undefined {
   if (flags.handout === undefined) {
-    if (flags.helpdesk !== undefined) problems.push('--helpdesk only applies with --handout DIR');
+    const problem = flags.helpdesk === undefined ? undefined : '--helpdesk only applies with --handout DIR';
+    if (problem && !problems) throw new UsageError(problem);
+    if (problem) problems!.push(problem);
     return undefined;
   }
   return { dir: flags.handout, helpdesk: flags.helpdesk };

@@ -162,7 +162,6 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   checkCaFlags(flags);
   // Checked before the card is touched: bad hosts stop the enrollment first.
   const deploy = await prepareDeployTargets(flags);
-  const handoutProblems: string[] = [];
   const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined);
   const request: EnrollCardRequest = {
     options,
@@ -171,9 +170,8 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,
     ca: flags.ca === undefined ? undefined : caStepOf(flags, flags.ca, environment, interactive),
-    handout: handoutRequest(flags, handoutProblems),
+    handout: handoutRequest(flags),
   };
-  if (handoutProblems.length > 0) throw new UsageError(handoutProblems.join('\n'));
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
     complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter) : undefined,
