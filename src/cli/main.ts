@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { PivEnrollError } from '../errors.js';
 import { handleInterrupts } from './cancellation.js';
+import { addHandoutOptions } from './handout-options.js';
 import { addCardOptions, addHostAccessOptions, addInventoryOption, addPolicyOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
 import { registerCaCommands } from './register-ca.js';
@@ -44,7 +45,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runStatus({ ...cardSelection(flags), json: flags.json, attestationRoots: flags.attestationRoots, policy: flags.policy }, output));
     });
 
-  addAttestationOptions(addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)')))))
+  addHandoutOptions(addAttestationOptions(addPolicyOption(addInventoryOption(addCardOptions(program.command('enroll').description('take a card to a verified SSH key: harden, key, certificate, export, verify (a wizard on a terminal)'))))), 'for the person')
     .option('--slot <slot>', 'PIV slot: 9a, 9c, 9d, 9e or 82–95', '9c')
     .option('--algorithm <name>', 'RSA2048 (default), RSA3072, RSA4096, ECCP256, ECCP384, ED25519 (what the firmware has); with --import, the key\'s own')
     .option('--pin-policy <policy>', 'default (9c: always), never, once, always')
@@ -88,8 +89,6 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--known-hosts <file>', 'with --deploy-to: known_hosts file to check host keys against')
     .option('--accept-new-host-keys', 'with --deploy-to: accept hosts not yet known (a changed host key is still refused)')
     .addOption(new Option('--ssh-option <key=value>', 'with --deploy-to: extra ssh -o option (repeatable)').argParser(collect))
-    .option('--handout <dir>', 'write a printable handout (PDF: card, key, how to log in from Linux, macOS, Windows) to DIR/<person>-<serial>.pdf; never over an existing file')
-    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed with the blocked-PIN help')
     .option('--backend <backend>', 'apdu: piv-enroll talks to the card (default); pkcs11: only through a vendor module (--module)')
     .option('--module <module>', 'with --backend pkcs11: ykcs11 (default) or the PATH of a module')
     .action(async (flags: WithCardFlags<EnrollFlags>) => {
@@ -154,7 +153,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
       setExit(await runInventoryExport(flags, output));
     });
 
-  addAttestationOptions(addPolicyOption(addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts')))
+  addHandoutOptions(addAttestationOptions(addPolicyOption(addHostAccessOptions(addInventoryOption(program.command('batch').description('enroll a whole intake from a manifest (YAML or CSV): cards matched by serial, several readers at once, resumable')), 'the manifest\'s hosts'))), 'per person')
     .requiredOption('--manifest <file>', 'people to enroll: user, subject, principals, hosts, ca, slot, algorithm, pin-policy, touch-policy, key-source, valid-days, card-serial')
     .addOption(new Option('--reader <text>', 'use only readers whose name contains TEXT (repeatable; default: every reader)').argParser(collect))
     .option('--wait <duration>', 'without a terminal: how long to wait for cards not inserted yet', '10m')
@@ -170,8 +169,6 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--escrow-recipient <age1…|file>', 'encrypt each card\'s new PUK and management key to this age recipient (or the recipients in FILE), kept in the inventory')
     .option('--management-key-file <file>', 'the management key of cards that do not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the manifest\'s CA (or PIV_CA_PASSPHRASE)')
-    .option('--handout <dir>', 'write a printable handout per person to DIR/<user>-<serial>.pdf (refused before any card when one exists)')
-    .option('--helpdesk <text>', 'with --handout: how to reach the helpdesk, printed on each handout')
     .option('--yes', 'never ask: match cards by the card-serial column')
     .option('--json', 'print the report as JSON')
     .option('--csv', 'print the report as CSV')

@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fromHex } from '../bytes/hex.js';
 import { UsageError } from '../errors.js';
+import { parseEscrowRecipients } from '../operations/secrets/escrow.js';
 
 /** The first line of a secret file. A file others can read is refused, as ssh refuses loose key files. */
 export async function readSecretFile(path: string, what: string): Promise<string> {
@@ -47,4 +48,14 @@ export function secretReader(problems: string[], env: NodeJS.ProcessEnv): (file:
       problems.push(error.message);
       return undefined;
     });
+}
+
+/** --escrow-recipient (age1… or a file of them), parsed while planning: a bad one joins the usage problems. */
+export async function escrowRecipientsFrom(value: string | undefined, problems: string[]): Promise<string[] | undefined> {
+  if (value === undefined) return undefined;
+  return parseEscrowRecipients(value).catch((error: unknown) => {
+    if (!(error instanceof UsageError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  });
 }

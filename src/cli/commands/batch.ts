@@ -20,14 +20,14 @@ import { enrolledCardStatement } from '../card-write-statements.js';
 import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretReader } from '../secrets.js';
+import { parseManagementKey, secretReader, escrowRecipientsFrom } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
-import { parseEscrowRecipients } from '../../operations/secrets/escrow.js';
 import { prepareBatchHandOut } from '../hand-out.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
+import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 
-export interface BatchFlags extends HostAccessFlags, AttestationFlags {
+export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFlags {
   /** The site policy file (none: no policy). */
   policy?: string;
   manifest: string;
@@ -51,9 +51,6 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags {
   /** A directory for each person's generated PIN (and PUK): DIR/USER.txt, mode 0600. */
   pinOut?: string;
   escrowRecipient?: string;
-  /** A handout per person into DIR, and the helpdesk line on it. */
-  handout?: string;
-  helpdesk?: string;
 }
 
 export interface BatchEnvironment {
@@ -113,12 +110,8 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   const managementKey = await read(flags.managementKeyFile, 'PIV_MANAGEMENT_KEY', 'the management key');
   if (managementKey !== undefined) secrets.managementKey = parseManagementKey(managementKey);
   const caPassphrase = manifest.entries.some((e) => e.ca !== undefined) || policy?.defaults.ca !== undefined ? await read(flags.caPassphraseFile, 'PIV_CA_PASSPHRASE', 'the CA passphrase') : undefined;
-  const escrowRecipients = flags.escrowRecipient === undefined ? undefined : await parseEscrowRecipients(flags.escrowRecipient).catch((error: unknown) => {
-    if (!(error instanceof UsageError)) throw error;
-    problems.push(error.message);
-    return undefined;
-  });
-  if (flags.helpdesk !== undefined && flags.handout === undefined) problems.push('--helpdesk only applies with --handout DIR');
+  const escrowRecipients = await escrowRecipientsFrom(flags.escrowRecipient, problems);
+  const handout = handoutRequest(flags, problems);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const attestation = await attestationRequirement(flags); // a bad roots file stops the batch before any card
   // Random per card unless one value for every card was given (then said out loud: one leaked sheet opens them all).
@@ -140,7 +133,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
           secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy, attestation,
           randomPin: hardening && secrets.newPin === undefined, randomPuk: hardening && secrets.newPuk === undefined, escrowRecipients,
-          // No initialPin: --new-pin-file's PIN is one for every card, chosen by a person, not printed.
+          handout, // a PIN the batch generated goes on its person's handout (enrollCard); one given for all cards never does
         },
         {
           notice: (t) => output.notice(t),

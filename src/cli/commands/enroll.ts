@@ -23,14 +23,14 @@ import { enrollmentJson, enrollmentSummary, timingsTable } from '../enroll/repor
 import { askForMissing, MISSING_INPUT_WORDS } from '../enroll/wizard.js';
 import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
-import { parseManagementKey, secretReader } from '../secrets.js';
+import { parseManagementKey, secretReader, escrowRecipientsFrom } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
-import { parseEscrowRecipients } from '../../operations/secrets/escrow.js';
 import { prepareEnrollHandOut, processSecretTerminal, type SecretTerminal } from '../hand-out.js';
+import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 import { caStepOf, checkCaFlags, type EnrollCaFlags } from './enroll-ca.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags, HandoutFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -74,10 +74,6 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   escrowRecipient?: string;
   /** A new 0600 file for the generated PIN/PUK (else the terminal, once). */
   pinOut?: string;
-  /** Write a printable handout into DIR (DIR/<person>-<serial>.pdf). */
-  handout?: string;
-  /** With --handout: how to reach the helpdesk. */
-  helpdesk?: string;
 }
 
 export interface EnrollEnvironment {
@@ -126,11 +122,7 @@ async function inputsFromFlags(flags: EnrollFlags, env: NodeJS.ProcessEnv, polic
     'valid-days': flags.validDays, hash: flags.hash, importFile: flags.import, backupKey: flags.backupKey, subject: flags.subject, user: flags.user,
     comment: flags.comment, outDir: flags.out, csrDir: flags.csr, force: flags.force, keepDefaultCredentials: flags.keepDefaultCredentials, backend: flags.backend, module: flags.module,
     secrets, policy, randomPin: flags.randomPin, randomPuk: flags.randomPuk,
-    escrowRecipients: flags.escrowRecipient === undefined ? undefined : await parseEscrowRecipients(flags.escrowRecipient).catch((error: unknown) => {
-      if (!(error instanceof UsageError)) throw error;
-      problems.push(error.message);
-      return undefined;
-    }),
+    escrowRecipients: await escrowRecipientsFrom(flags.escrowRecipient, problems),
   };
 }
 
@@ -159,7 +151,6 @@ export async function runEnroll(flags: EnrollFlags, output: Output, environment:
   const caDir = flags.ca === 'none' ? undefined : (flags.ca ?? policy?.defaults.ca);
   const options = await optionsFromFlags(flags, environment.env, policy);
   checkCaFlags({ ...flags, ca: caDir });
-  if (flags.handout === undefined && flags.helpdesk !== undefined) throw new UsageError('--helpdesk only applies with --handout DIR');
   if (flags.csr !== undefined && (caDir !== undefined || flags.deployTo !== undefined || flags.deployHostsFile !== undefined)) {
     throw new UsageError('--csr stops the enrollment at the certificate request: --ca and --deploy-to come after `piv-enroll certificate import`');
   }
@@ -189,7 +180,7 @@ async function enrollWith(
     deploy,
     ca: caDir === undefined ? undefined : caStepOf(flags, caDir, environment, interactive),
     attestation: await attestationRequirement(flags),
-    handout: flags.handout === undefined ? undefined : { dir: flags.handout, helpdesk: flags.helpdesk },
+    handout: handoutRequest(flags),
   };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
