@@ -12,6 +12,7 @@ import { siteAttestationTrust, trustForCard } from '../../operations/attestation
 import type { AttestationVerdict } from '../../operations/attestation/verify.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { parseSlot } from '../../standards/references.js';
+import { attestationVerdictJson } from '../attestation-json.js';
 import type { Output } from '../output.js';
 
 export interface AttestFlags extends CardSelection {
@@ -54,12 +55,7 @@ export async function runAttest(flags: AttestFlags, output: Output, environment:
         JSON.stringify(
           {
             slot: flags.slot.toLowerCase(),
-            verified: verdict.verified,
-            reason: verdict.verified ? undefined : verdict.reason,
-            message: verdict.verified ? undefined : verdict.message,
-            trust: verdict.trust,
-            chain: verdict.chain,
-            facts: verdict.facts ? describeFacts(verdict.facts) : undefined,
+            ...attestationVerdictJson(verdict),
             cardSerial: result.cardSerial,
             slotKeySource: result.slotKeySource ?? 'unknown (not compared)',
           },

@@ -4,19 +4,10 @@ import { summarize } from '../../operations/deploy/deploy-key.js';
 import type { FinishedEnrollment } from '../../operations/enroll/enroll-card.js';
 import type { StepTimings } from '../../operations/enroll/step-timer.js';
 import type { AttestationEvidence } from '../../operations/attestation/evidence.js';
-import { describeFacts } from '../../operations/attestation/extensions.js';
+import { attestationVerdictJson } from '../attestation-json.js';
 
 function verdictJson(evidence: AttestationEvidence): Record<string, unknown> {
-  const { verdict } = evidence;
-  return {
-    verified: verdict.verified,
-    reason: verdict.verified ? undefined : verdict.reason,
-    message: verdict.verified ? undefined : verdict.message,
-    trust: verdict.trust,
-    chain: verdict.chain,
-    facts: verdict.facts ? describeFacts(verdict.facts) : undefined,
-    policy: evidence.policyVerdict,
-  };
+  return { ...attestationVerdictJson(evidence.verdict), policy: evidence.policyVerdict };
 }
 
 export function enrollmentJson(result: FinishedEnrollment): Record<string, unknown> {
