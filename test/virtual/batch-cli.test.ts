@@ -37,7 +37,7 @@ describe('batch --manifest with errors', () => {
     const inventory = join(dir, 'inventory.sqlite');
     const bare = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', inventory], { env: {} });
     expect(bare.code).toBe(2);
-    expect(bare.stderr).toMatch(/batch gives every factory-fresh card its own random PIN and PUK: say where they go for each person \(--pin-out DIR; the PUK can go to --escrow-recipient instead\)/);
+    expect(bare.stderr).toMatch(/batch gives every factory-fresh card its own random PIN and PUK: say where they go for each person \(--handout DIR for the PIN, --pin-out DIR; the PUK can go to --escrow-recipient instead\)/);
     // A PIN for everyone is still possible, said out loud; the PUK is then the one generated value without a destination.
     const shared = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--yes', '--inventory', inventory], { env: { PIV_NEW_PIN: '24681357' } });
     expect(shared.code).toBe(2);
