@@ -92,3 +92,20 @@ export async function prepareBatchHandOut(dir: string): Promise<(user: string) =
     finish: async () => undefined,
   });
 }
+
+/**
+ * --handout without --pin-out: a generated PIN goes only on the handout, which is written when the enrollment ends
+ * well. When it did not (a step failed after the card took the PIN), the PIN must not be lost: it goes into a new
+ * 0600 file beside the handouts, whose path is returned.
+ */
+export async function rescueHeldPin(dir: string, person: string, secrets: InitialSecrets): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, `${person.replace(/[^A-Za-z0-9._-]+/g, '_')}-initial-pin-${Date.now()}.txt`);
+  const file = await createPrivate(path, 'the initial PIN');
+  try {
+    await file.writeFile(sheet(secrets, `the card of ${person}`));
+  } finally {
+    await file.close();
+  }
+  return path;
+}

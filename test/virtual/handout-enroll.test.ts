@@ -170,4 +170,25 @@ describe('enroll --handout', () => {
     const piv = await PivSession.open((await openVirtualCard({ file: card })).transport);
     await piv.verifyPin(pin!); // a wrong one throws WrongPinError
   });
+
+  test('a generated PIN only the handout would carry is not lost when the enrollment fails after the card took it', async () => {
+    const dir = scratch();
+    const card = join(dir, 'card.json');
+    const handouts = join(dir, 'handouts');
+    const output = captured();
+    // no-space: the certificate does not fit, after the new PIN is set: the enrollment stops, no handout is written.
+    await expect(runEnroll(
+      { virtual: card, user: 'ana', algorithm: 'ECCP256', randomPin: true, handout: handouts, faults: ['no-space'], yes: true, inventory: 'none' },
+      output,
+      environment({ PIV_NEW_PUK: NEW_PUK }),
+    )).rejects.toThrow();
+    const notice = output.err.find((t) => t.includes('no handout carries'));
+    expect(notice, output.err.join('\n')).toBeDefined();
+    const path = /it is in (\S+) \(mode 0600\)/.exec(notice!)![1]!;
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const pin = /PIN=(\d{6})/.exec(readFileSync(path, 'utf8'))![1]!;
+    expect(output.err.join('\n')).not.toContain(pin);
+    const piv = await PivSession.open((await openVirtualCard({ file: card })).transport);
+    await piv.verifyPin(pin); // the card's PIN now
+  });
 });

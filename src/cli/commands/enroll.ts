@@ -8,7 +8,7 @@ import { UsageError, PivEnrollError } from '../../errors.js';
 import { EnrollmentError, type StepName } from '../../operations/enroll/apply.js';
 import { enrollCard, type EnrollCardRequest } from '../../operations/enroll/enroll-card.js';
 import { buildEnrollOptions, type EnrollInputs } from '../../operations/enroll/enroll-inputs.js';
-import type { EnrollOptions } from '../../operations/enroll/options.js';
+import type { EnrollOptions, InitialSecrets } from '../../operations/enroll/options.js';
 import { describePlan, type MissingInput } from '../../operations/enroll/plan.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
@@ -25,7 +25,7 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretReader, escrowRecipientsFrom } from '../secrets.js';
 import { withStepTasks } from '../task-list.js';
-import { prepareEnrollHandOut, processSecretTerminal, type SecretTerminal } from '../hand-out.js';
+import { prepareEnrollHandOut, processSecretTerminal, rescueHeldPin, type SecretTerminal } from '../hand-out.js';
 import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 import { caStepOf, checkCaFlags, type EnrollCaFlags } from './enroll-ca.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
@@ -182,12 +182,21 @@ async function enrollWith(
     attestation: await attestationRequirement(flags),
     handout: handoutRequest(flags),
   };
+  const person = options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner';
+  let held: InitialSecrets | undefined; // a generated PIN that only the handout would carry (no --pin-out, no terminal)
+  const rescue = async (): Promise<void> => {
+    if (held?.pin === undefined || handOut !== undefined || flags.handout === undefined) return;
+    output.notice(`The card has a new PIN that no handout carries (the enrollment did not finish): it is in ${await rescueHeldPin(flags.handout, person, held)} (mode 0600)`);
+  };
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
     complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter, handOut !== undefined || flags.handout !== undefined) : undefined,
     // Never undefined when something was generated, but for a PIN the handout carries: --random-* without a
     // destination were refused above, and the wizard offers a generated PIN only with one.
-    handOut: async (secrets) => handOut?.deliver(secrets, `the card of ${options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner'}`),
+    handOut: async (secrets) => {
+      held = secrets;
+      await handOut?.deliver(secrets, `the card of ${person}`);
+    },
     confirm: async (plan) => {
       output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
       if (!interactive || (await environment.prompter.confirm('Enroll the card as planned?', true))) return true;
@@ -197,10 +206,14 @@ async function enrollWith(
     // The card write: a Ctrl-C during it waits for its end, so the card is never left half-enrolled.
     write: (work) =>
       cancellation.whileWritingCard(() => withStepTasks(STEP_TITLES, flags.json ? 'silent' : interactive ? 'default' : 'simple', work), enrolledCardStatement),
+  }).catch(async (error: unknown) => {
+    await rescue();
+    throw error;
   });
   if (outcome.status === 'refused') throw new EnrollmentPlanError(outcome.errors, outcome.missing);
   if (outcome.status === 'declined') return 1;
   const { enrollment, failedChecks, unreachedHosts } = outcome;
+  if (!enrollment.handout) await rescue();
   output.result(flags.json ? JSON.stringify(enrollmentJson(enrollment), null, 2) : enrollmentSummary(enrollment));
   if (flags.verbose && enrollment.timings) output.notice(timingsTable(enrollment.timings)); // stderr: --json's stdout stays one object
   if (failedChecks.length > 0) {
