@@ -8,6 +8,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LastTryError, PinBlockedError, RefusedAgainError, WrongPinError, type Credential } from './errors.js';
 
+/**
+ * The guard's rule on the tries left: a blocked credential is reported, the last try needs `allowLastTry`; undefined
+ * (the card cannot tell) refuses nothing. Commands that plan apply it early too, so a refused plan is never confirmed.
+ */
+export function requireTryAllowed(credential: Credential, left: number | undefined, allowLastTry: boolean): void {
+  if (left === 0) throw new PinBlockedError(credential);
+  if (left === 1 && !allowLastTry) throw new LastTryError(credential);
+}
+
 export class CredentialGuard {
   private readonly salt = randomBytes(16);
   private readonly accepted = new Set<string>();
@@ -30,9 +39,7 @@ export class CredentialGuard {
     const id = this.id(value);
     if (this.refused.has(id)) throw new RefusedAgainError(this.credential);
     if (!this.accepted.has(id)) {
-      const left = await this.triesLeft();
-      if (left === 0) throw new PinBlockedError(this.credential);
-      if (left === 1 && !this.allowLastTry) throw new LastTryError(this.credential);
+      requireTryAllowed(this.credential, await this.triesLeft(), this.allowLastTry);
     }
     try {
       const result = await use();

@@ -4,7 +4,6 @@
  * before any APDU, and the record of what happened in the inventory's card events.
  */
 import { PivEnrollError, UsageError } from '../../errors.js';
-import { LastTryError, PinBlockedError, type Credential } from '../../piv/errors.js';
 import type { PivSession } from '../../piv/session.js';
 import { formatFirmwareVersion, hasFeature } from '../../standards/firmware.js';
 import { Inventory, type CardStatus } from '../inventory/inventory.js';
@@ -68,15 +67,6 @@ export async function readCardState(opened: OpenedCard, selection: CardSelection
 
 async function pukTriesLeft(session: PivSession): Promise<number | undefined> {
   return hasFeature(session.version, 'metadata') ? (await session.getPukMetadata()).attemptsRemaining : undefined;
-}
-
-/**
- * The PIN guard's rule, applied while planning so a refused plan is never shown for confirmation: a blocked credential
- * is reported, the last try needs `allowLastTry`. The session's guard checks again when the value is sent.
- */
-export function requireTryAllowed(credential: Credential, left: number | undefined, allowLastTry: boolean): void {
-  if (left === 0) throw new PinBlockedError(credential);
-  if (left === 1 && !allowLastTry) throw new LastTryError(credential);
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import { checkNewPinValue } from '../enroll/enroll-inputs.js';
 import type { CardSelection } from '../open-card.js';
-import { checkCurrentValue, recordCardEvent, requireNoProblems, requireTryAllowed, withCardAndInventory, type CardLifeAction, type CardLifeHooks, type CardState, writing } from './card-life.js';
+// The PIN guard's own rule, applied while planning so that a refused plan is never shown for confirmation.
+import { requireTryAllowed } from '../../piv/pin-guard.js';
+import { checkCurrentValue, recordCardEvent, requireNoProblems, withCardAndInventory, type CardLifeAction, type CardLifeHooks, type CardState, writing } from './card-life.js';
 import { prefixed } from './change-pin.js';
 import { UsageError } from '../../errors.js';
 import type { Inventory } from '../inventory/inventory.js';
