@@ -5,7 +5,7 @@
  */
 import forge from 'node-forge';
 import { MalformedDataError } from '../bytes/errors.js';
-import { algorithmIdentifier, extensionSequence, nameNode, type CertificateExtension, type NameAttribute, type SignatureAlgorithm, type TbsSigner } from './x509.js';
+import { extensionSequence, signedEnvelope, nameNode, type CertificateExtension, type NameAttribute, type SignatureAlgorithm, type TbsSigner } from './x509.js';
 
 const { asn1 } = forge;
 
@@ -59,12 +59,7 @@ export function encodeCertificationRequestInfo(t: CertificationRequestTemplate):
 export async function buildCertificationRequest(template: CertificationRequestTemplate, sign: TbsSigner): Promise<CertificationRequest> {
   const infoDer = encodeCertificationRequestInfo(template);
   const signature = await sign(infoDer);
-  const request = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.fromDer(forge.util.createBuffer(bin(infoDer))),
-    algorithmIdentifier(template.signatureAlgorithm),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + bin(signature)),
-  ]);
-  return { der: unbin(asn1.toDer(request).getBytes()), infoDer, signature };
+  return { der: signedEnvelope(infoDer, template.signatureAlgorithm, signature), infoDer, signature };
 }
 
 export function certificationRequestPem(der: Uint8Array): string {

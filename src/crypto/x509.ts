@@ -81,7 +81,7 @@ function oidNode(oid: string): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
 }
 
-export function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
+function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
   if (alg.kind === 'rsa') {
     // RSA algorithm identifiers carry an explicit NULL parameter (RFC 4055 §5); ECDSA and Ed25519 carry none.
     return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
@@ -156,16 +156,20 @@ export function encodeTbsCertificate(t: CertificateTemplate): Uint8Array {
   return unbin(asn1.toDer(tbs).getBytes());
 }
 
-export async function buildCertificate(template: CertificateTemplate, sign: TbsSigner): Promise<Uint8Array> {
-  const tbsDer = encodeTbsCertificate(template);
-  const signature = await sign(tbsDer);
-  const certificate = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.fromDer(forge.util.createBuffer(bin(tbsDer))),
-    algorithmIdentifier(template.signatureAlgorithm),
+/** SEQUENCE { signed DER, AlgorithmIdentifier, BIT STRING signature }: a certificate's and a PKCS#10 request's outer shape. */
+export function signedEnvelope(signedDer: Uint8Array, signatureAlgorithm: SignatureAlgorithm, signature: Uint8Array): Uint8Array {
+  const envelope = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.fromDer(forge.util.createBuffer(bin(signedDer))),
+    algorithmIdentifier(signatureAlgorithm),
     // BIT STRING: a leading 0 = no unused bits.
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + bin(signature)),
   ]);
-  return unbin(asn1.toDer(certificate).getBytes());
+  return unbin(asn1.toDer(envelope).getBytes());
+}
+
+export async function buildCertificate(template: CertificateTemplate, sign: TbsSigner): Promise<Uint8Array> {
+  const tbsDer = encodeTbsCertificate(template);
+  return signedEnvelope(tbsDer, template.signatureAlgorithm, await sign(tbsDer));
 }
 
 // ---- common extensions ----
