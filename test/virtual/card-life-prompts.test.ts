@@ -10,26 +10,12 @@ import { describe, expect, test } from 'vitest';
 import type { CardLifeEnvironment } from '../../src/cli/card-life-report.js';
 import { runPinChange, runPinUnblock } from '../../src/cli/commands/pin.js';
 import { runReset } from '../../src/cli/commands/reset.js';
-import type { Output } from '../../src/cli/output.js';
 import type { Prompter } from '../../src/cli/prompter.js';
 import { PivSession } from '../../src/piv/session.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
+import { captured, scriptedPrompter } from '../support/terminal.js';
 
-function captured(): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, result: (t) => out.push(t), notice: (t) => err.push(t), error: (t) => err.push(t) };
-}
 
-function scriptedPrompter(answers: Array<string | boolean>): Prompter & { asked: string[] } {
-  const asked: string[] = [];
-  const next = (question: string): string | boolean => {
-    asked.push(question);
-    if (answers.length === 0) throw new Error(`unexpected question: ${question}`);
-    return answers.shift()!;
-  };
-  return { asked, input: async (m) => String(next(m)), password: async (m) => String(next(m)), confirm: async (m) => Boolean(next(m)), say: (t) => asked.push(`(said) ${t}`) };
-}
 
 const terminal = (prompter: Prompter): CardLifeEnvironment => ({ env: {}, prompter, interactive: true });
 

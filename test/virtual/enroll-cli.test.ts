@@ -4,39 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { runEnroll, type EnrollEnvironment } from '../../src/cli/commands/enroll.js';
-import type { Output } from '../../src/cli/output.js';
-import type { Prompter } from '../../src/cli/prompter.js';
 import { PivSession } from '../../src/piv/session.js';
 import { openVirtualCard } from '../../src/transport/virtual/virtual-transport.js';
 import { parseManifest } from '../../src/operations/batch/manifest.js';
 import { run, runOk } from '../support/run.js';
+import { captured, scriptedPrompter } from '../support/terminal.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
 const scratch = () => mkdtempSync(join(tmpdir(), 'piv-enroll-cli-'));
-/** An environment whose default inventory is a fresh one, not the user's (~/.local/state may hold another schema). */
 
-function captured(): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, result: (t) => out.push(t), notice: (t) => err.push(t), error: (t) => err.push(t) };
-}
 
-/** A scripted person at the terminal: answers in order, and records every question. */
-function scriptedPrompter(answers: Array<string | boolean>): Prompter & { asked: string[] } {
-  const asked: string[] = [];
-  const next = (question: string): string | boolean => {
-    asked.push(question);
-    if (answers.length === 0) throw new Error(`unexpected question: ${question}`);
-    return answers.shift()!;
-  };
-  return {
-    asked,
-    input: async (m) => String(next(m)),
-    password: async (m) => String(next(m)),
-    confirm: async (m) => Boolean(next(m)),
-    say: (t) => asked.push(`(said) ${t}`),
-  };
-}
 
 async function pinIsDefault(file: string): Promise<boolean> {
   const session = await PivSession.open((await openVirtualCard({ file })).transport);

@@ -9,28 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { runEnroll } from '../../src/cli/commands/enroll.js';
-import type { Output } from '../../src/cli/output.js';
-import type { Prompter } from '../../src/cli/prompter.js';
 import { run, runOk } from '../support/run.js';
+import { captured, scriptedPrompter } from '../support/terminal.js';
 
 const CLI = new URL('../../bin/piv-enroll', import.meta.url).pathname;
 const SECRETS = { PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
 
-function captured(): Output & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, result: (t) => out.push(t), notice: (t) => err.push(t), error: (t) => err.push(t) };
-}
 
-function scriptedPrompter(answers: Array<string | boolean>): Prompter & { asked: string[] } {
-  const asked: string[] = [];
-  const next = (question: string): string | boolean => {
-    asked.push(question);
-    if (answers.length === 0) throw new Error(`unexpected question: ${question}`);
-    return answers.shift()!;
-  };
-  return { asked, input: async (m) => String(next(m)), password: async (m) => String(next(m)), confirm: async (m) => Boolean(next(m)), say: (t) => asked.push(`(said) ${t}`) };
-}
 
 describe('site policy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'piv-enroll-policy-'));
