@@ -45,6 +45,7 @@ import { firstExpiry, hostsWithKey, Inventory, type EnrollmentRecord, type Unfin
 import { recordDeployResults } from './inventory/record-deploy.js';
 import { openCard, openCardOrVirtual, type CardSelection } from './open-card.js';
 import type { Pkcs11Module } from './pkcs11-modules.js';
+import type { SignaturePolicy } from './enroll/verify.js';
 import { authorizedKeysLine, sshFingerprint } from './ssh-public-key.js';
 import { parseDistinguishedName } from './distinguished-name.js';
 
@@ -63,6 +64,7 @@ export interface RekeyRequest {
   /** Where the new public key, certificate and SSH certificates go. */
   outDir?: string;
   pkcs11Modules: Pkcs11Module[];
+  moduleSignatures?: SignaturePolicy;
   secrets: { pin?: string; managementKey?: Uint8Array };
   /** Re-issuing SSH certificates: a software CA's passphrase; a CA on a card in another reader, and its PIN. */
   ca: { passphrase?: string; reader?: string; pin?: string };
@@ -368,7 +370,7 @@ async function enrollOnCard(
   };
   const outcome = await enrollCard(
     {
-      options, pkcs11Modules: request.pkcs11Modules, person: current.person, inventory: { location: request.inventoryLocation, named: true },
+      options, pkcs11Modules: request.pkcs11Modules, moduleSignatures: request.moduleSignatures, person: current.person, inventory: { location: request.inventoryLocation, named: true },
       attestation: request.attestation, dependencies, recordOverrides: { keySource: keySource.kind === 'staged' || keySource.kind === 'card' ? 'card' : keySource.kind === 'existing' ? current.options.keySource : 'host', ...(o.ca ? { ca: o.ca, principals: o.principals, caValidity: o.caValidity } : {}) },
     },
     { notice: (t) => hooks.notice(t), write: hooks.write },

@@ -14,7 +14,7 @@ import { runBatch, type PersonReport } from '../../operations/batch/run-batch.js
 import { resolvePolicy } from '../../operations/policy/load.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
-import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { pkcs11Checks } from '../pkcs11-checks.js';
 import { cancellation, CancelledError } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
@@ -42,6 +42,8 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFl
   wait?: string;
   out?: string;
   pkcs11?: string;
+  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
+  signEveryAlgorithm?: boolean;
   pinFile?: string;
   newPinFile?: string;
   newPukFile?: string;
@@ -130,7 +132,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
       runBatch(
         {
           entries: manifest.entries, readers: flags.reader, inventoryLocation: location, force: flags.force ?? false, allowLastPinTry: flags.allowLastPinTry ?? false,
-          keepDefaultCredentials: flags.keepDefaultCredentials ?? false, pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'), outDir: flags.out,
+          keepDefaultCredentials: flags.keepDefaultCredentials ?? false, ...pkcs11Checks(flags), outDir: flags.out,
           secrets, caPassphrase, deploy, waitMs, pollMs: environment.pollMs, policy, attestation,
           randomPin: hardening && secrets.newPin === undefined, randomPuk: hardening && secrets.newPuk === undefined, escrowRecipients,
           handout, // a PIN the batch generated goes on its person's handout (enrollCard); one given for all cards never does

@@ -12,7 +12,7 @@ import type { EnrollOptions, InitialSecrets } from '../../operations/enroll/opti
 import { describePlan, type MissingInput } from '../../operations/enroll/plan.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
-import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { pkcs11Checks } from '../pkcs11-checks.js';
 import { resolvePolicy } from '../../operations/policy/load.js';
 import type { SitePolicy } from '../../operations/policy/types.js';
 import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
@@ -62,6 +62,8 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   passphraseFile?: string;
   /** PKCS#11 modules to check signatures through: auto (every one found), none, or a comma list of opensc, ykcs11, paths. */
   pkcs11?: string;
+  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
+  signEveryAlgorithm?: boolean;
   /** apdu (default) or pkcs11: enroll through a vendor module only. */
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */
@@ -174,7 +176,7 @@ async function enrollWith(
   const named = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || undefined) ?? policy?.defaults.inventory;
   const request: EnrollCardRequest = {
     options,
-    pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'),
+    ...pkcs11Checks(flags),
     inventory: named === 'none' ? 'none' : { location: named ?? defaultInventoryLocation(environment.env), named: named !== undefined },
     standInFile: environment.fallbackVirtualCard ?? defaultVirtualCardFile(environment.env),
     deploy,

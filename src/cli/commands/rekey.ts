@@ -9,7 +9,7 @@ import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { resolvePolicy } from '../../operations/policy/load.js';
 import type { CardSelection } from '../../operations/open-card.js';
-import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
+import { pkcs11Checks } from '../pkcs11-checks.js';
 import { rekeyCard, type RekeyPlan, type RekeyReport, type RekeyStep } from '../../operations/rekey.js';
 import { parseSlot } from '../../standards/references.js';
 import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
@@ -32,6 +32,8 @@ export interface RekeyFlags extends CardSelection, HostAccessFlags, AttestationF
   out?: string;
   json?: boolean;
   pkcs11?: string;
+  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
+  signEveryAlgorithm?: boolean;
   pinFile?: string;
   managementKeyFile?: string;
   caPassphraseFile?: string;
@@ -114,7 +116,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
       due: flags.force ? 'now' : { withinSeconds },
       now: (environment.now ?? (() => new Date()))(),
       outDir: flags.out,
-      pkcs11Modules: selectPkcs11Modules(flags.pkcs11 ?? 'auto'),
+      ...pkcs11Checks(flags),
       secrets: { pin, managementKey: managementKey === undefined ? undefined : parseManagementKey(managementKey) },
       ca,
       deploy,

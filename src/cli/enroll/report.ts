@@ -41,6 +41,12 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
   };
 }
 
+/** Says which signature a check shares: the card (or module) cannot tell the algorithms apart (SignaturePolicy). */
+function sharedNote(sharedWith: string | undefined): string {
+  if (sharedWith === undefined) return '';
+  return sharedWith === 'certificate' ? ", the certificate's signature" : `, the ${sharedWith} signature`;
+}
+
 export function enrollmentSummary(result: FinishedEnrollment): string {
   const lines = [
     `Enrolled ${result.card}${result.serial !== undefined ? ` (serial ${result.serial})` : ''}, slot ${result.slot}: ${result.algorithm}, ${result.fingerprint}`,
@@ -48,7 +54,7 @@ export function enrollmentSummary(result: FinishedEnrollment): string {
       ? `Certificate: ${result.certificate.subject}, serial ${result.certificate.serial}, valid until ${result.certificate.notAfter}`
       : `Certificate request: ${result.request?.subject ?? ''}${result.request?.attested ? ' (with the key\'s attestation)' : ''} in ${result.request?.file ?? ''}, for the X.509 CA; no certificate on the card yet`,
     ...(result.request ? [] : ['Signatures made by the card:']),
-    ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : c.unsupported ? 'n/a ' : 'BAD '} ${c.algorithm} via ${c.module ? `PKCS#11 (${c.module})` : 'APDUs'}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${c.error ? ` — ${c.error}` : ''}`),
+    ...result.verification.map((c) => `  ${c.valid ? 'ok  ' : c.unsupported ? 'n/a ' : 'BAD '} ${c.algorithm} via ${c.module ? `PKCS#11 (${c.module})` : 'APDUs'}${c.legacy ? ' (legacy SHA-1: refused by OpenSSH 8.8+ servers by default)' : ''}${sharedNote(c.sharedWith)}${c.error ? ` — ${c.error}` : ''}`),
     '',
     'authorized_keys line:',
     result.authorizedKey,

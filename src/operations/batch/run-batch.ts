@@ -23,6 +23,7 @@ import type { MissingInput } from '../enroll/plan.js';
 import { hostsWithKey, Inventory, type EnrollmentRecord } from '../inventory/inventory.js';
 import { recordDeployResults } from '../inventory/record-deploy.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
+import type { SignaturePolicy } from '../enroll/verify.js';
 import { ReaderMonitor, type CardInReader } from './card-readers.js';
 import type { ManifestEntry } from './manifest.js';
 
@@ -52,6 +53,7 @@ export interface BatchRequest {
   allowLastPinTry: boolean;
   keepDefaultCredentials: boolean;
   pkcs11Modules: Pkcs11Module[];
+  moduleSignatures?: SignaturePolicy;
   /** Each person's files go into OUT/USER. */
   outDir?: string;
   /** For every card: the PIN of cards already hardened, the PIN and PUK factory-fresh cards get, a management key. */
@@ -199,6 +201,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       {
         options: built.options,
         pkcs11Modules: request.pkcs11Modules,
+        moduleSignatures: request.moduleSignatures,
         attestation: request.attestation,
         person: entry.user,
         inventory: { location: request.inventoryLocation, named: true },

@@ -253,7 +253,8 @@ export async function applyEnrollment(
   // would repeat. What those two would add is a check of our own block for SHA-512 and SHA-1, which
   // test/unit/pkcs1.test.ts holds against node:crypto for every hash. So the APDU path makes no further RSA
   // signature (~160 ms each on a YubiKey 5 with a PIN-always key, a VERIFY included). Each PKCS#11 path, the one
-  // ssh -I uses, where a module builds the padding, still signs every algorithm (verifyThroughPkcs11).
+  // ssh -I uses, then signs once with the module's own padding (CKM_RSA_PKCS over a DigestInfo, as ssh -I does), and
+  // all three algorithms with --sign-every-algorithm (enroll-card.ts, checkThroughModules).
   const signatures = cardKey.path === 'apdu' ? 'one-per-path' : 'every-algorithm';
   const verification = await verifyCardSignatures(cardKey, publicKey, deps.random, { hash: options.hash }, signatures);
   const failed = verification.filter((c) => !c.valid && !c.legacy && !c.unsupported);

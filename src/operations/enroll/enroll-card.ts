@@ -20,6 +20,7 @@ import { attestKey, enforceAttestation, siteAttestationTrust, trustForCard, type
 import type { FallbackPolicy } from '../open-card.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import { verifyThroughPkcs11 } from '../pkcs11-verify.js';
+import type { SignaturePolicy } from './verify.js';
 import type { SignatureCheck } from './verify.js';
 import { prestartPkcs11Host } from '../pkcs11-host.js';
 import { applyEnrollment, currentPin, defaultEnrollDependencies, type EnrollDependencies, type EnrollmentResult, type Progress } from './apply.js';
@@ -40,6 +41,11 @@ export interface EnrollCardRequest {
   options: EnrollOptions;
   /** Modules to check the new key's signatures through, as ssh -I will (a card in a reader only). */
   pkcs11Modules: Pkcs11Module[];
+  /**
+   * How many signatures each module makes: for an RSA key one rsa-sha2-512 signature standing for all three algorithms
+   * (the default, see SignaturePolicy), or one per algorithm (--sign-every-algorithm).
+   */
+  moduleSignatures?: SignaturePolicy;
   /** Who the inventory records the card for; default the subject's CN. */
   person?: string;
   /** Where to record: a location and whether the user named it (a stand-in card refuses a named one), or none. */
@@ -314,7 +320,8 @@ async function checkThroughModules(request: EnrollCardRequest, reader: string | 
   const enrolledThrough = options.backend.kind === 'pkcs11' ? options.backend.module.path : undefined;
   const algorithm = keyAlgorithmByName(enrollment.algorithm)!;
   for (const module of request.pkcs11Modules.filter((m) => m.path !== enrolledThrough)) {
-    for (const check of await verifyThroughPkcs11({ module, reader, slot: options.slot, algorithm, publicKey: enrollment.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)) })) {
+    const signatures = request.moduleSignatures ?? 'one-per-path';
+    for (const check of await verifyThroughPkcs11({ module, reader, slot: options.slot, algorithm, publicKey: enrollment.publicKey, pin, random: (n) => new Uint8Array(randomBytes(n)), signatures })) {
       enrollment.verification.push(check);
     }
   }
