@@ -10,7 +10,10 @@
 export interface HostRequest {
   id: number;
   instance: number;
-  /** `load` makes the instance and loads the module (args: [path]); `release` forgets it; the rest are pkcs11js calls. */
+  /**
+   * `load` makes the instance and loads the module (args: [path, environment to set first]); `release` forgets it; the
+   * rest are pkcs11js calls.
+   */
   method: string;
   args: unknown[];
 }
@@ -22,6 +25,19 @@ export function pkcs11HostProgram(requireModule: (id: string) => unknown, pkcs11
   type Instance = Record<string, (...args: unknown[]) => unknown>;
   const { PKCS11 } = requireModule(pkcs11jsPath) as { PKCS11: new () => Instance };
   const instances = new Map<number, Instance>();
+  // What this module's load sets (OPENSC_CONF, read by OpenSC's C_Initialize), over the environment we started with:
+  // a variable the last module set and this one does not goes back to what it was.
+  const started: Record<string, string | undefined> = {};
+  const setEnvironment = (values: Record<string, string>): void => {
+    for (const name of Object.keys(started)) {
+      if (started[name] === undefined) delete process.env[name];
+      else process.env[name] = started[name];
+    }
+    for (const [name, value] of Object.entries(values)) {
+      if (!(name in started)) started[name] = process.env[name];
+      process.env[name] = value;
+    }
+  };
   // A terminal's Ctrl-C reaches the whole process group: the parent decides (a card write must finish), not us.
   process.on('SIGINT', () => undefined);
   // The parent is gone (exited or killed): nothing will ask us anything again.
@@ -31,6 +47,7 @@ export function pkcs11HostProgram(requireModule: (id: string) => unknown, pkcs11
     try {
       let value: unknown;
       if (message.method === 'load') {
+        setEnvironment((message.args[1] ?? {}) as Record<string, string>);
         const instance = new PKCS11();
         instance.load!(message.args[0]);
         instances.set(message.instance, instance);

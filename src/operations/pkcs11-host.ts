@@ -13,12 +13,15 @@
  * A host serves one open token at a time, one call at a time, and is reused by the next token, so a run that checks
  * through several modules one after the other pays node's start (~0.1 s on the two-core test machine) once; after a
  * timeout or a crash, the next token gets a new host.
- * Tokens take turns in a process: the next one opens when the last one is released. Two tokens of one module in one
- * host share its library state (batch's second card failed with CKR_CRYPTOKI_ALREADY_INITIALIZED), and in two hosts
- * they step on each other's cards: OpenSC's C_Initialize connects the card in every reader, and its SELECTs on a
- * card between another instance's context-specific login and C_Sign can reset that login. (The CKR_BUFFER_TOO_SMALL
- * seen with four readers was another thing: C_GetSlotList while a card was swapped in, see pkcs11-token.ts.) A token left open does not hold the others for ever:
- * after one call's time bound the next opens anyway, in a host of its own. Each call is a round
+ * Tokens take turns unless each keeps to its own reader. Two tokens of one module in one host share its library state
+ * (batch's second card failed with CKR_CRYPTOKI_ALREADY_INITIALIZED), so each open token has a host of its own. A module
+ * left alone reaches every reader: OpenSC's C_Initialize connects and SELECTs the card in each, and a SELECT between
+ * another token's context-specific login and its C_Sign resets that login; ykcs11's C_GetSlotList connects to every
+ * card too. So a token that reaches every reader runs alone, while OpenSC tokens kept to their reader by a generated
+ * opensc.conf (pkcs11-isolation.ts) run side by side: a batch's readers check their cards at the same time.
+ * (The CKR_BUFFER_TOO_SMALL seen with four readers was another thing: C_GetSlotList while a card was swapped in, see
+ * pkcs11-token.ts.) A token left open does not hold the others for ever: after one call's time bound the next opens
+ * anyway, in a host of its own. Each call is a round
  * trip over the IPC channel (~0.1 ms; v8 serialization, so Buffers arrive as Buffers, byte for byte).
  * Measured on enroll's checks through OpenSC and ykcs11 (6 signatures, virtual card behind pcscd): 104 ms
  * in process before, 279 ms with the host (medians of 7), of which ~30 ms are the round trips.
@@ -30,6 +33,7 @@ import { UsageError } from '../errors.js';
 import { pkcs11jsPath, type Pkcs11Api } from './pkcs11-binding.js';
 import { pkcs11HostProgram, type HostRequest, type HostResponse } from './pkcs11-host-program.js';
 import { Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
+import type { ReaderReach } from './pkcs11-isolation.js';
 
 /** A module call did not return within its bound: the module was abandoned, its process killed. */
 export class Pkcs11TimeoutError extends Pkcs11Error {}
@@ -207,30 +211,64 @@ class HostProcess {
 }
 
 const hosts: HostProcess[] = [];
-/** Resolves when the token before the next one has been released (tokens take turns, see above). */
-let lastTurn: Promise<void> = Promise.resolve();
 
-/** Waits for the previous token's release (at most `maxWaitMs`); resolves to what ends this token's turn. */
-async function takeTurn(maxWaitMs: number): Promise<() => void> {
-  let end!: () => void;
-  const turn = new Promise<void>((resolve) => (end = resolve));
-  const previous = lastTurn;
-  lastTurn = previous.then(() => turn);
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, maxWaitMs);
+interface Turn {
+  reach: ReaderReach['kind'];
+  begin(): void;
+}
+/** Tokens open now, by reach, and those waiting for their turn (first come, first served). */
+const open = { oneReader: 0, everyReader: 0 };
+const waiting: Turn[] = [];
+
+function mayBegin(reach: ReaderReach['kind']): boolean {
+  return reach === 'one-reader' ? open.everyReader === 0 : open.everyReader === 0 && open.oneReader === 0;
+}
+
+function startWaiting(): void {
+  while (waiting.length > 0 && mayBegin(waiting[0]!.reach)) waiting.shift()!.begin();
+}
+
+/**
+ * Waits for this token's turn (at most `maxWaitMs`); resolves to what ends it. Tokens kept to their own reader
+ * (pkcs11-isolation.ts) run side by side, each in a host of its own; a token that reaches every reader runs alone.
+ */
+async function takeTurn(reach: ReaderReach['kind'], maxWaitMs: number): Promise<() => void> {
+  const counter = reach === 'one-reader' ? 'oneReader' : 'everyReader';
+  await new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const turn: Turn = {
+      reach,
+      begin() {
+        clearTimeout(timer);
+        const index = waiting.indexOf(turn);
+        if (index >= 0) waiting.splice(index, 1);
+        open[counter]++;
+        resolve();
+      },
+    };
+    if (waiting.length === 0 && mayBegin(reach)) return turn.begin();
+    waiting.push(turn);
+    // A token left open does not hold the others for ever: after one call's bound, this one goes anyway.
+    timer = setTimeout(() => turn.begin(), maxWaitMs);
     timer.unref();
   });
-  await Promise.race([previous, bound]);
-  clearTimeout(timer);
-  return end;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    open[counter]--;
+    startWaiting();
+  };
 }
 let killAtExit = false;
 
 /** A live host with no open module, or a new one. */
 function freeHost(): HostProcess {
-  const free = hosts.find((h) => h.alive && h.openModules === 0);
-  if (free) return free;
+  if (promised > 0) promised--;
+  return hosts.find((h) => h.alive && h.openModules === 0) ?? spawnHost();
+}
+
+function spawnHost(): HostProcess {
   const started = new HostProcess();
   hosts.push(started);
   if (!killAtExit) {
@@ -242,12 +280,18 @@ function freeHost(): HostProcess {
   return started;
 }
 
+/** Hosts started ahead for tokens yet to open (one per prestartPkcs11Host call not yet taken by a token). */
+let promised = 0;
+
 /**
  * Starts a host now, so its start-up (node, pkcs11js) overlaps with other work, such as the card's, instead of
- * delaying the first PKCS#11 check. Touches no module and no card. The next token that opens takes it.
+ * delaying the first PKCS#11 check. Touches no module and no card. The next token that opens takes it; each call
+ * promises one (a batch's readers each get theirs).
  */
 export function prestartPkcs11Host(): void {
-  if (!hosts.some((h) => h.alive && h.openModules === 0)) freeHost();
+  promised++;
+  const free = hosts.filter((h) => h.alive && h.openModules === 0).length;
+  if (free < promised) spawnHost();
 }
 
 /** One module loaded in the host: its calls, each under its bound. */
@@ -263,9 +307,12 @@ export class RemoteModule {
     private readonly endTurn: () => void,
   ) {}
 
-  /** Loads `module` in the host. A failure to load is an Error with the loader's message (dlerror). */
-  static async load(module: Pkcs11Module, timeouts: Pkcs11Timeouts): Promise<RemoteModule> {
-    const endTurn = await takeTurn(timeouts.callMs);
+  /**
+   * Loads `module` in a host, with the environment `reach` sets for it (OPENSC_CONF). A failure to load is an Error
+   * with the loader's message (dlerror).
+   */
+  static async load(module: Pkcs11Module, timeouts: Pkcs11Timeouts, reach: ReaderReach = { kind: 'every-reader' }): Promise<RemoteModule> {
+    const endTurn = await takeTurn(reach.kind, timeouts.callMs);
     const hostProcess = freeHost();
     hostProcess.openModules++;
     const instance = hostProcess.newInstance();
@@ -275,7 +322,7 @@ export class RemoteModule {
     ) as RemotePkcs11;
     // The host's start-up (node, pkcs11js) counts in this first call's bound.
     try {
-      await hostProcess.call(instance, module.name, 'load', [module.path], timeouts.callMs);
+      await hostProcess.call(instance, module.name, 'load', [module.path, reach.kind === 'one-reader' ? reach.environment : {}], timeouts.callMs);
     } catch (error) {
       hostProcess.openModules--;
       endTurn();

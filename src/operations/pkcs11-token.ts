@@ -12,6 +12,7 @@ import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
 import type { FirmwareVersion } from '../standards/firmware.js';
 import { pkcs11KeyId, Pkcs11Error, type Pkcs11Module } from './pkcs11-modules.js';
 import { loadPkcs11, type Pkcs11Handle, type PkcsLib } from './pkcs11-binding.js';
+import { currentReaderReach } from './pkcs11-isolation.js';
 import { pkcs11Timeouts, RemoteModule, type Pkcs11Timeouts, type RemotePkcs11 } from './pkcs11-host.js';
 
 export type { Pkcs11Handle } from './pkcs11-binding.js';
@@ -89,7 +90,7 @@ export class Pkcs11Token {
     const lib = loadPkcs11();
     let remote: RemoteModule;
     try {
-      remote = await RemoteModule.load(module, timeouts);
+      remote = await RemoteModule.load(module, timeouts, currentReaderReach(module, reader));
     } catch (error) {
       if (!isModuleError(error)) throw error;
       throw new Pkcs11Error(`cannot load the PKCS#11 module ${module.path}: ${(error as Error).message}`);
