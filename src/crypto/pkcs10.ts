@@ -3,11 +3,10 @@
  * signer, like the certificates of x509.ts: the key stays on the card, and the request is what an X.509 CA (AD CS,
  * step-ca, EJBCA, `openssl x509 -req`) turns into a certificate. forge's own CSR object only takes RSA keys.
  */
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { MalformedDataError } from '../bytes/errors.js';
+import { asn1, util } from './forge.js';
 import { extensionSequence, signedEnvelope, nameNode, type CertificateExtension, type NameAttribute, type SignatureAlgorithm, type TbsSigner } from './x509.js';
-
-const { asn1 } = forge;
 
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2): the extensions the requester asks the CA to put in the certificate. */
 export const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
@@ -29,8 +28,8 @@ export interface CertificationRequest {
   signature: Uint8Array;
 }
 
-const bin = (bytes: Uint8Array): string => forge.util.binary.raw.encode(bytes);
-const unbin = (text: string): Uint8Array => forge.util.binary.raw.decode(text);
+const bin = (bytes: Uint8Array): string => util.binary.raw.encode(bytes);
+const unbin = (text: string): Uint8Array => util.binary.raw.decode(text);
 const oidNode = (oid: string): forge.asn1.Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
 
 export function encodeCertificationRequestInfo(t: CertificationRequestTemplate): Uint8Array {
@@ -49,7 +48,7 @@ export function encodeCertificationRequestInfo(t: CertificationRequestTemplate):
   const info = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, String.fromCharCode(0)), // version 1 (0)
     nameNode(t.subject),
-    asn1.fromDer(forge.util.createBuffer(bin(t.subjectPublicKeyInfo))),
+    asn1.fromDer(util.createBuffer(bin(t.subjectPublicKeyInfo))),
     // attributes [0] IMPLICIT SET OF Attribute: present even when empty (RFC 2986 §4.1).
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, attributes),
   ]);
@@ -83,22 +82,22 @@ const fromDerWithOptions = asn1.fromDer as unknown as (bytes: forge.util.ByteBuf
 export function readCertificationRequest(der: Uint8Array): CertificationRequestSummary {
   try {
     // decodeBitStrings off: an ECDSA signature is itself DER, and must stay the signature's bytes.
-    const root = fromDerWithOptions(forge.util.createBuffer(bin(der)), { strict: true, decodeBitStrings: false });
+    const root = fromDerWithOptions(util.createBuffer(bin(der)), { strict: true, decodeBitStrings: false });
     const [info, algorithm, signature] = root.value as forge.asn1.Asn1[];
     const fields = info!.value as forge.asn1.Asn1[];
     const extensions = new Map<string, Uint8Array>();
     for (const attribute of (fields[3]?.value as forge.asn1.Asn1[] | undefined) ?? []) {
       const [type, values] = attribute.value as forge.asn1.Asn1[];
-      if (asn1.derToOid(forge.util.createBuffer(type!.value as string)) !== EXTENSION_REQUEST_OID) continue;
+      if (asn1.derToOid(util.createBuffer(type!.value as string)) !== EXTENSION_REQUEST_OID) continue;
       for (const extension of ((values!.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[])) {
         const parts = extension.value as forge.asn1.Asn1[];
-        extensions.set(asn1.derToOid(forge.util.createBuffer(parts[0]!.value as string)), unbin(parts[parts.length - 1]!.value as string));
+        extensions.set(asn1.derToOid(util.createBuffer(parts[0]!.value as string)), unbin(parts[parts.length - 1]!.value as string));
       }
     }
     return {
       infoDer: unbin(asn1.toDer(info!).getBytes()),
       subjectPublicKeyInfo: unbin(asn1.toDer(fields[2]!).getBytes()),
-      signatureAlgorithmOid: asn1.derToOid(forge.util.createBuffer((algorithm!.value as forge.asn1.Asn1[])[0]!.value as string)),
+      signatureAlgorithmOid: asn1.derToOid(util.createBuffer((algorithm!.value as forge.asn1.Asn1[])[0]!.value as string)),
       signature: unbin((signature!.value as string).slice(1)),
       extensions,
     };

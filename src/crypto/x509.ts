@@ -4,11 +4,10 @@
  * can pin serial, dates and key to compare DER byte for byte. forge's own certificate object only takes
  * RSA keys, so the TBSCertificate is put together here from forge's building blocks.
  */
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { MalformedDataError } from '../bytes/errors.js';
+import { asn1, pki, util } from './forge.js';
 import type { HashName } from './pkcs1.js';
-
-const { asn1 } = forge;
 
 export interface NameAttribute {
   /** Short name (CN, O, OU, C, L, ST, DC, UID, emailAddress, serialNumber) or a dotted OID. */
@@ -74,8 +73,8 @@ const SIGNATURE_OID = {
   ed25519: '1.3.101.112',
 } as const;
 
-const bin = (bytes: Uint8Array): string => forge.util.binary.raw.encode(bytes);
-const unbin = (text: string): Uint8Array => forge.util.binary.raw.decode(text);
+const bin = (bytes: Uint8Array): string => util.binary.raw.encode(bytes);
+const unbin = (text: string): Uint8Array => util.binary.raw.decode(text);
 
 function oidNode(oid: string): forge.asn1.Asn1 {
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
@@ -94,7 +93,7 @@ function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
 }
 
 export function nameNode(attributes: NameAttribute[]): forge.asn1.Asn1 {
-  return forge.pki.distinguishedNameToAsn1({
+  return pki.distinguishedNameToAsn1({
     attributes: attributes.map((a) => {
       const oid = attributeOid(a.type);
       if (!oid) throw new RangeError(`unknown name attribute type: ${a.type}`);
@@ -142,12 +141,12 @@ function extensionsNode(extensions: CertificateExtension[]): forge.asn1.Asn1 {
 export function encodeTbsCertificate(t: CertificateTemplate): Uint8Array {
   if (t.serialNumber.length === 0 || t.serialNumber.length > 20) throw new RangeError('certificate serial must be 1 to 20 bytes');
   if (!(t.notBefore < t.notAfter)) throw new RangeError('certificate notBefore must be before notAfter');
-  const spki = asn1.fromDer(forge.util.createBuffer(bin(t.subjectPublicKeyInfo)));
+  const spki = asn1.fromDer(util.createBuffer(bin(t.subjectPublicKeyInfo)));
   const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [integerNode(Uint8Array.of(2))]), // v3
     integerNode(t.serialNumber),
     algorithmIdentifier(t.signatureAlgorithm),
-    t.issuer instanceof Uint8Array ? asn1.fromDer(forge.util.createBuffer(bin(t.issuer))) : nameNode(t.issuer),
+    t.issuer instanceof Uint8Array ? asn1.fromDer(util.createBuffer(bin(t.issuer))) : nameNode(t.issuer),
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [timeNode(t.notBefore), timeNode(t.notAfter)]),
     nameNode(t.subject),
     spki,
@@ -159,7 +158,7 @@ export function encodeTbsCertificate(t: CertificateTemplate): Uint8Array {
 /** SEQUENCE { signed DER, AlgorithmIdentifier, BIT STRING signature }: a certificate's and a PKCS#10 request's outer shape. */
 export function signedEnvelope(signedDer: Uint8Array, signatureAlgorithm: SignatureAlgorithm, signature: Uint8Array): Uint8Array {
   const envelope = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.fromDer(forge.util.createBuffer(bin(signedDer))),
+    asn1.fromDer(util.createBuffer(bin(signedDer))),
     algorithmIdentifier(signatureAlgorithm),
     // BIT STRING: a leading 0 = no unused bits.
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + bin(signature)),
@@ -208,10 +207,10 @@ function nameToString(asn1Name: forge.asn1.Asn1): string {
     (set.value as forge.asn1.Asn1[])
       .map((atv) => {
         const [typeNode, valueNode] = atv.value as forge.asn1.Asn1[];
-        const oid = asn1.derToOid(forge.util.createBuffer(typeNode!.value as string));
+        const oid = asn1.derToOid(util.createBuffer(typeNode!.value as string));
         const shortName = Object.entries(SHORT_NAME_OID).find(([, o]) => o === oid)?.[0] ?? oid;
         const raw = valueNode!.value as string;
-        const text = valueNode!.type === asn1.Type.UTF8 ? forge.util.decodeUtf8(raw) : raw;
+        const text = valueNode!.type === asn1.Type.UTF8 ? util.decodeUtf8(raw) : raw;
         return `${shortName === 'EMAILADDRESS' ? 'emailAddress' : shortName}=${text.replace(/([,+"\\<>;])/g, '\\$1')}`;
       })
       .join('+'),
@@ -232,14 +231,14 @@ export function summarizeCertificate(der: Uint8Array): CertificateSummary {
 }
 
 function readSummary(der: Uint8Array): CertificateSummary {
-  const root = asn1.fromDer(forge.util.createBuffer(bin(der)), true);
+  const root = asn1.fromDer(util.createBuffer(bin(der)), true);
   const tbs = (root.value as forge.asn1.Asn1[])[0]!;
   const fields = tbs.value as forge.asn1.Asn1[];
   const offset = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
   const serial = fields[offset]!.value as string;
   const validity = fields[offset + 3]!.value as forge.asn1.Asn1[];
   return {
-    serialHex: forge.util.bytesToHex(serial).toUpperCase(),
+    serialHex: util.bytesToHex(serial).toUpperCase(),
     issuer: nameToString(fields[offset + 2]!),
     notBefore: readTime(validity[0]!),
     notAfter: readTime(validity[1]!),

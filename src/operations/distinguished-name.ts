@@ -26,6 +26,11 @@ function unescape(value: string): string {
   return value.replace(/\\([0-9a-fA-F]{2})|\\(.)/g, (_, hex: string | undefined, char: string | undefined) => (hex ? String.fromCharCode(parseInt(hex, 16)) : char!));
 }
 
+/** A subject template (a site policy's `subject: "CN={user},O=Example"`) with a user name put in, RFC 4514-escaped as subjectForUser does. */
+export function subjectFromTemplate(template: string, user: string): string {
+  return template.replaceAll('{user}', user.replace(/([,+"\\<>;=])/g, '\\$1'));
+}
+
 export function parseDistinguishedName(text: string): NameAttribute[] {
   if (text.trim() === '') throw new UsageError('the subject is empty; give e.g. --subject "CN=gofish543"');
   const attributes: NameAttribute[] = [];

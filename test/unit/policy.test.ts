@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, PolicyFileError, resolvePolicy, subjectFromTemplate } from '../../src/operations/policy/load.js';
+import { subjectFromTemplate } from '../../src/operations/distinguished-name.js';
+import { parsePolicy, PolicyFileError } from '../../src/operations/policy/load.js';
+import { resolvePolicy } from '../../src/operations/policy/resolve.js';
 import { EMPTY_POLICY, evaluatePolicy, policyProblems } from '../../src/operations/policy/rules.js';
 import type { PolicyFacts, SitePolicy } from '../../src/operations/policy/types.js';
 
@@ -74,18 +76,18 @@ describe('policy loader', () => {
     expect(subjectFromTemplate('CN={user},O=Example', 'Lima, Ana')).toBe('CN=Lima\\, Ana,O=Example');
   });
 
-  it('resolves --policy, then PIV_ENROLL_POLICY (none disables), then the default file when present', () => {
+  it('resolves --policy, then PIV_ENROLL_POLICY (none disables), then the default file when present', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'policy-'));
     const a = join(dir, 'a.yaml');
     const b = join(dir, 'b.yaml');
     writeFileSync(a, 'require: { fips: true }\n');
     writeFileSync(b, 'require: { fips: false }\n');
-    expect(resolvePolicy(a, { PIV_ENROLL_POLICY: b }, b)?.file).toBe(a);
-    expect(resolvePolicy(undefined, { PIV_ENROLL_POLICY: a }, b)?.file).toBe(a);
-    expect(resolvePolicy(undefined, { PIV_ENROLL_POLICY: 'none' }, b)).toBeUndefined();
-    expect(resolvePolicy(undefined, {}, b)?.file).toBe(b);
-    expect(resolvePolicy(undefined, {}, join(dir, 'absent.yaml'))).toBeUndefined();
-    expect(() => resolvePolicy(join(dir, 'absent.yaml'), {}, b)).toThrow(/cannot read the policy file/);
+    expect((await resolvePolicy(a, { PIV_ENROLL_POLICY: b }, b))?.file).toBe(a);
+    expect((await resolvePolicy(undefined, { PIV_ENROLL_POLICY: a }, b))?.file).toBe(a);
+    expect(await resolvePolicy(undefined, { PIV_ENROLL_POLICY: 'none' }, b)).toBeUndefined();
+    expect((await resolvePolicy(undefined, {}, b))?.file).toBe(b);
+    expect(await resolvePolicy(undefined, {}, join(dir, 'absent.yaml'))).toBeUndefined();
+    await expect(resolvePolicy(join(dir, 'absent.yaml'), {}, b)).rejects.toThrow(/cannot read the policy file/);
   });
 });
 

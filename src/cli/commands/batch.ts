@@ -11,7 +11,7 @@ import { parseManifest, type ManifestEntry } from '../../operations/batch/manife
 import { ReaderMonitor } from '../../operations/batch/card-readers.js';
 import { manifestPolicyProblems } from '../../operations/batch/manifest-policy.js';
 import { runBatch, type PersonReport } from '../../operations/batch/run-batch.js';
-import { resolvePolicy } from '../../operations/policy/load.js';
+import { resolvePolicy } from '../../operations/policy/resolve.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { pkcs11Checks } from '../pkcs11-checks.js';
@@ -80,7 +80,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
   } catch (error) {
     problems.push(`cannot read the manifest ${flags.manifest}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const policy = resolvePolicy(flags.policy, environment.env); // first: the manifest's hosts may name its groups (@GROUP)
+  const policy = await resolvePolicy(flags.policy, environment.env); // first: the manifest's hosts may name its groups (@GROUP)
   const manifest = text === undefined ? { entries: [], errors: [] } : parseManifest(text, flags.manifest, { policy });
   for (const error of manifest.errors) problems.push(error); // a loop: a manifest can have more problems than a call takes arguments
   let waitMs = 0;

@@ -8,7 +8,7 @@ import { checkSshOptions } from '../../operations/deploy/ssh-client.js';
 import { DOCTOR_RESERVED_OPTIONS, parseHostSpec } from '../../operations/doctor/host-check.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { selectPkcs11Modules } from '../../operations/pkcs11-modules.js';
-import { resolvePolicy } from '../../operations/policy/load.js';
+import { resolvePolicy } from '../../operations/policy/resolve.js';
 import { FACTORY_PIN } from '../../standards/factory-defaults.js';
 import { parseSlot } from '../../standards/references.js';
 import type { HostAccessFlags } from '../card-options.js';
@@ -69,7 +69,7 @@ export async function runDoctor(flags: DoctorFlags, output: Output, env: NodeJS.
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const hostAccess = { knownHostsFile: flags.knownHosts, acceptNewHostKeys: flags.acceptNewHostKeys ?? false, sshOptions };
   const modules = (flags.module ?? ['auto']).flatMap((m) => selectPkcs11Modules(m));
-  const policy = resolvePolicy(flags.policy, env);
+  const policy = await resolvePolicy(flags.policy, env);
   let card;
   try {
     card = await openCard(flags);

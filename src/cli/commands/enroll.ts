@@ -13,7 +13,7 @@ import { describePlan, type MissingInput } from '../../operations/enroll/plan.js
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
 import { pkcs11Checks } from '../pkcs11-checks.js';
-import { resolvePolicy } from '../../operations/policy/load.js';
+import { resolvePolicy } from '../../operations/policy/resolve.js';
 import type { SitePolicy } from '../../operations/policy/types.js';
 import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { cancellation } from '../cancellation.js';
@@ -147,7 +147,7 @@ const STEP_TITLES: Array<[StepName[], string]> = [
 
 export async function runEnroll(flags: EnrollFlags, output: Output, environment: EnrollEnvironment): Promise<number> {
   const interactive = environment.interactive && !flags.yes;
-  const policy = resolvePolicy(flags.policy, environment.env);
+  const policy = await resolvePolicy(flags.policy, environment.env);
   if (interactive && policy) Object.assign(flags, await askDeployStep(flags, policy, environment.prompter));
   // The policy's CA is the default; flags win (`--ca none`: no CA).
   const caDir = flags.ca === 'none' ? undefined : (flags.ca ?? policy?.defaults.ca);

@@ -7,7 +7,7 @@ import { UsageError } from '../../errors.js';
 import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
-import { resolvePolicy } from '../../operations/policy/load.js';
+import { resolvePolicy } from '../../operations/policy/resolve.js';
 import type { CardSelection } from '../../operations/open-card.js';
 import { pkcs11Checks } from '../pkcs11-checks.js';
 import { rekeyCard, type RekeyPlan, type RekeyReport, type RekeyStep } from '../../operations/rekey.js';
@@ -94,7 +94,7 @@ export async function runRekey(flags: RekeyFlags, output: Output, environment: R
   if (slot === undefined) problems.push(`slot "${flags.slot}" is not one of 9a, 9c, 9d, 9e, 82–95`);
   if (flags.keySource !== undefined && flags.keySource !== 'host' && flags.keySource !== 'card') problems.push(`key-source "${flags.keySource}" is not one of host, card`);
   const deploy = deployOptionsFrom(hostAccess(flags), problems);
-  const policy = resolvePolicy(flags.policy, environment.env);
+  const policy = await resolvePolicy(flags.policy, environment.env);
   const location = flags.inventory ?? (environment.env.PIV_ENROLL_INVENTORY || policy?.defaults.inventory) ?? defaultInventoryLocation(environment.env);
   if (location === 'none') problems.push('rekey repeats the enrollment the inventory recorded: --inventory none is not possible here');
   const read = secretReader(problems, environment.env);

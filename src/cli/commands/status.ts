@@ -2,7 +2,7 @@ import { siteAttestationTrust, trustForCard } from '../../operations/attestation
 import { readCardStatus } from '../../operations/card-status.js';
 import { openCard, type CardSelection } from '../../operations/open-card.js';
 import { describeCardPolicy, judgeCardSlots } from '../../operations/policy/card-report.js';
-import { resolvePolicy } from '../../operations/policy/load.js';
+import { resolvePolicy } from '../../operations/policy/resolve.js';
 import { formatStatus } from '../format-status.js';
 import type { Output } from '../output.js';
 
@@ -14,7 +14,7 @@ export interface StatusOptions extends CardSelection {
 }
 
 export async function runStatus(options: StatusOptions, output: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const policy = resolvePolicy(options.policy, env); // a bad policy file stops us before the card is opened
+  const policy = await resolvePolicy(options.policy, env); // a bad policy file stops us before the card is opened
   const card = await openCard(options);
   try {
     if (card.createdVirtualCard) output.notice(`Created a new virtual card in ${card.createdVirtualCard} (test-only: it keeps its secrets in clear).`);

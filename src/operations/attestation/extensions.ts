@@ -8,13 +8,12 @@
  *   .3.9  form factor   1 byte: low nibble the form factor, 0x80 FIPS, 0x40 Security Key
  *   .3.10 FIPS, .3.11 CSPN: present on certified keys' device certificates; only their presence is read.
  */
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { MalformedDataError } from '../../bytes/errors.js';
+import { asn1, util } from '../../crypto/forge.js';
 import { formatFirmwareVersion, type FirmwareVersion } from '../../standards/firmware.js';
 import { describeFormFactor } from '../../standards/management.js';
 import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
-
-const { asn1 } = forge;
 
 export const YUBICO_ATTESTATION_OID = {
   FIRMWARE: '1.3.6.1.4.1.41482.3.3',
@@ -49,18 +48,18 @@ export function describeFacts(facts: AttestationFacts): Record<string, unknown> 
   };
 }
 
-const bytesOf = (text: string): Uint8Array => forge.util.binary.raw.decode(text);
+const bytesOf = (text: string): Uint8Array => util.binary.raw.decode(text);
 
 /** Every extension of a DER certificate: OID → extnValue contents. */
 export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> {
   try {
-    const certificate = asn1.fromDer(forge.util.createBuffer(forge.util.binary.raw.encode(der)), true);
+    const certificate = asn1.fromDer(util.createBuffer(util.binary.raw.encode(der)), true);
     const tbs = (certificate.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[];
     const explicit = tbs.find((node) => node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 3);
     const found = new Map<string, Uint8Array>();
     for (const extension of ((explicit?.value as forge.asn1.Asn1[] | undefined)?.[0]?.value as forge.asn1.Asn1[] | undefined) ?? []) {
       const parts = extension.value as forge.asn1.Asn1[];
-      const oid = asn1.derToOid(forge.util.createBuffer(parts[0]!.value as string));
+      const oid = asn1.derToOid(util.createBuffer(parts[0]!.value as string));
       found.set(oid, bytesOf(parts[parts.length - 1]!.value as string));
     }
     return found;

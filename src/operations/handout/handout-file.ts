@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PivEnrollError } from '../../errors.js';
-import { renderHandout, unprintableCharacters, type HandoutData } from './render-handout.js';
+import type { HandoutData } from './render-handout.js';
 
 /** The handout cannot be written where asked (the file exists, the directory is not one, …). */
 export class HandoutFileError extends PivEnrollError {}
@@ -55,6 +55,8 @@ export async function planHandoutFile(dir: string, person: string, serial: numbe
 
 /** Renders and writes the handout at the planned path. */
 export async function writeHandout(target: HandoutTarget, data: HandoutData): Promise<WrittenHandout> {
+  // Loaded when a handout is written, not at start-up: pdfkit costs every enroll ~170 ms.
+  const { renderHandout, unprintableCharacters } = await import('./render-handout.js');
   const bytes = await renderHandout(data);
   const withPin = data.initialPin !== undefined;
   const mode = withPin ? HANDOUT_MODE_WITH_PIN : HANDOUT_MODE;

@@ -2,21 +2,17 @@
  * Reads a site policy file: YAML, checked against the schema below, every problem reported at once as
  * `FILE:LINE:COL: message` (the yaml package's LineCounter). Unknown keys, wrong types, unknown algorithm, policy or
  * form factor names and bad firmware versions are errors: a typo in a policy must not quietly allow what it meant to forbid.
+ * Which file is in effect is resolve.ts's; it loads this module (and yaml) only when there is a file to read.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
 import { UsageError } from '../../errors.js';
 import { keyAlgorithmByName, type KeyAlgorithmName } from '../../standards/algorithms.js';
 import { parseFirmwareVersion } from '../../standards/firmware.js';
 import { FORM_FACTOR_OPTION_NAMES } from '../../standards/management.js';
 import { parseHostSpec } from '../deploy/host-spec.js';
-import { parseDistinguishedName } from '../distinguished-name.js';
+import { parseDistinguishedName, subjectFromTemplate } from '../distinguished-name.js';
 import { KNOWN_WEAK_RULES, type KnownWeakRule, type PinPolicyWord, type SitePolicy, type TouchPolicyWord } from './types.js';
-
-/** Where a site keeps its policy; used when present and neither --policy nor PIV_ENROLL_POLICY says otherwise. */
-export const DEFAULT_POLICY_FILE = '/etc/piv-enroll/policy.yaml';
-/** Names the policy file instead of the default; `none` means no policy (the tests set it so a machine's own policy does not count). */
-export const POLICY_ENVIRONMENT_VARIABLE = 'PIV_ENROLL_POLICY';
 
 export class PolicyFileError extends UsageError {}
 
@@ -29,11 +25,6 @@ const MAX_VALID_DAYS = 36500;
 const REQUIRE_KEYS = ['key-origin', 'algorithms', 'pin-policy', 'touch-policy', 'min-firmware', 'form-factors', 'fips', 'max-valid-days'] as const;
 const DEFAULT_KEYS = ['ca', 'inventory', 'valid-days', 'subject'] as const;
 const TOP_KEYS = ['require', 'allow-known-weak', 'defaults', 'host-groups'] as const;
-
-/** The subject template with a user name put in, RFC 4514-escaped as subjectForUser does. */
-export function subjectFromTemplate(template: string, user: string): string {
-  return template.replaceAll('{user}', user.replace(/([,+"\\<>;=])/g, '\\$1'));
-}
 
 /** Parses policy text; `file` only names it in messages. */
 export function parsePolicy(text: string, file: string): SitePolicy {
@@ -187,15 +178,4 @@ export function loadPolicyFile(file: string): SitePolicy {
     throw new PolicyFileError(`cannot read the policy file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: error });
   }
   return parsePolicy(text, file);
-}
-
-/**
- * The policy in effect: --policy FILE, else PIV_ENROLL_POLICY (a file, or `none`), else the site default when present.
- * A policy named by flag or environment must exist; the default file only counts when it is there.
- */
-export function resolvePolicy(flag: string | undefined, env: NodeJS.ProcessEnv, defaultFile = DEFAULT_POLICY_FILE): SitePolicy | undefined {
-  if (flag !== undefined) return flag === 'none' ? undefined : loadPolicyFile(flag);
-  const named = env[POLICY_ENVIRONMENT_VARIABLE];
-  if (named !== undefined && named !== '') return named === 'none' ? undefined : loadPolicyFile(named);
-  return existsSync(defaultFile) ? loadPolicyFile(defaultFile) : undefined;
 }

@@ -11,12 +11,14 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { Decrypter, Encrypter, armor, identityToRecipient } from 'age-encryption';
 import { PivEnrollError, UsageError } from '../../errors.js';
 import { latestEscrow, recordEscrowOpened } from '../inventory/escrow-store.js';
 import type { Inventory } from '../inventory/inventory.js';
 
 export class EscrowError extends PivEnrollError {}
+
+// Loaded when a recipient, identity or escrow is at hand, not at start-up: age-encryption costs every enroll ~120 ms.
+const loadAge = () => import('age-encryption');
 
 /** What is escrowed for one card. Only what the enrollment set: a PUK or management key it did not change is absent. */
 export interface EscrowContent {
@@ -51,6 +53,7 @@ export async function parseEscrowRecipients(value: string): Promise<string[]> {
     recipients = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
     if (recipients.length === 0) throw new UsageError(`--escrow-recipient: ${value} holds no age recipient`);
   }
+  const { Encrypter } = await loadAge();
   for (const recipient of recipients) {
     try {
       new Encrypter().addRecipient(recipient);
@@ -64,6 +67,7 @@ export async function parseEscrowRecipients(value: string): Promise<string[]> {
 
 /** The escrow of one card, encrypted to `recipients`, as an ASCII-armored age file. */
 export async function sealEscrow(recipients: string[], content: EscrowContent): Promise<string> {
+  const { Encrypter, armor } = await loadAge();
   const encrypter = new Encrypter();
   for (const recipient of recipients) encrypter.addRecipient(recipient);
   return armor.encode(await encrypter.encrypt(JSON.stringify(content)));
@@ -85,6 +89,7 @@ export async function readEscrowIdentity(path: string): Promise<string[]> {
   }
   const identities = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith('AGE-SECRET-KEY-'));
   if (identities.length === 0) throw new UsageError(`${path} holds no age identity (an AGE-SECRET-KEY-1… line, as age-keygen writes)`);
+  const { identityToRecipient } = await loadAge();
   for (const identity of identities) {
     try {
       await identityToRecipient(identity);
@@ -97,6 +102,7 @@ export async function readEscrowIdentity(path: string): Promise<string[]> {
 
 /** Decrypts one escrow; an identity that does not open it is an EscrowError naming the recipients it was made for. */
 export async function openEscrow(ciphertext: string, recipient: string, identities: string[], serial: number): Promise<EscrowContent> {
+  const { Decrypter, armor } = await loadAge();
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   let text: string;
