@@ -5,11 +5,17 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
-import sshpk from 'sshpk';
+import { createRequire } from 'node:module';
+import type sshpk from 'sshpk';
 import { MalformedDataError } from '../bytes/errors.js';
 import { okpPrivateKeyFromRaw, rsaPrivateKeyFromPrimes } from '../crypto/keys.js';
 import { SshReader } from '../crypto/ssh-wire.js';
 import { PivEnrollError, UsageError } from '../errors.js';
+
+/** sshpk (38 files, ~55 ms) loads when a key file is read, not with every enrollment that makes its own key. */
+function loadSshpk(): typeof sshpk {
+  return createRequire(import.meta.url)('sshpk') as typeof sshpk;
+}
 
 export class KeyFileError extends PivEnrollError {}
 /** The key file is encrypted and no passphrase was given. */
@@ -77,7 +83,7 @@ function readOpenSshKey(text: string, path: string, passphrase?: string): KeyObj
   }
   let key: sshpk.PrivateKey;
   try {
-    key = sshpk.parsePrivateKey(text, 'ssh', passphrase === undefined ? undefined : { passphrase });
+    key = loadSshpk().parsePrivateKey(text, 'ssh', passphrase === undefined ? undefined : { passphrase });
   } catch (error) {
     const name = (error as Error).name;
     if (name === 'KeyEncryptedError') throw new PassphraseRequiredError(`${path} is encrypted: a passphrase is needed`);

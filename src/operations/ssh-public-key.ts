@@ -1,28 +1,22 @@
 /**
  * OpenSSH views of a public key: the authorized_keys line, the SHA256 fingerprint, and the signature
  * algorithms a key can sign with (RFC 8332 for RSA, RFC 5656 for ECDSA, RFC 8709 for Ed25519).
- * sshpk writes the key blobs; it is not used for signing anything (see shared/reference/ssh.md §4).
+ * The key blobs are the SSH CA's (ca/key-blob.ts), byte for byte what certificates and KRLs name: one encoder for
+ * both (sshpk wrote these before, and its 38 files were 55 ms of every enrollment's start-up).
  */
 import type { KeyObject } from 'node:crypto';
-import sshpk from 'sshpk';
-import { publicKeyPem } from '../crypto/pem.js';
 import type { HashName } from '../crypto/pkcs1.js';
 import type { KeyAlgorithmInfo } from '../standards/algorithms.js';
-
-function parse(publicKey: KeyObject): sshpk.Key {
-  return sshpk.parseKey(publicKeyPem(publicKey), 'pem');
-}
+import { blobFingerprint, formatOpenSshLine, publicKeyBlob } from './ca/key-blob.js';
 
 /** `ssh-rsa AAAA… comment`: one line for authorized_keys. */
 export function authorizedKeysLine(publicKey: KeyObject, comment?: string): string {
-  const line = parse(publicKey).toString('ssh').split(' ').slice(0, 2).join(' ');
-  const clean = comment?.replace(/[\r\n]+/g, ' ').trim();
-  return clean ? `${line} ${clean}` : line;
+  return formatOpenSshLine(publicKeyBlob(publicKey), comment);
 }
 
 /** `SHA256:…`, as ssh-keygen -l prints it. */
 export function sshFingerprint(publicKey: KeyObject): string {
-  return parse(publicKey).fingerprint('sha256').toString();
+  return blobFingerprint(publicKeyBlob(publicKey));
 }
 
 export interface SshSignatureAlgorithm {
