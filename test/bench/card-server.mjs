@@ -63,6 +63,83 @@ export async function plugIn({ state, reader = READERS[0], timing = 'none', seri
   };
 }
 
+/**
+ * A card changer in `reader` (test/bench/card-changer.mjs): one long-lived process serving card after card, so a
+ * swap costs what pcscd takes to notice it, not a node process per card. insert() resolves once pcscd reports the
+ * card present, remove() once the reader is empty, with that card's figures (those parseCardLog reads from serve).
+ */
+export function startChanger(reader = READERS[0]) {
+  const child = spawn(process.execPath, [join(ROOT, 'test/bench/card-changer.mjs'), '--vpcd', `127.0.0.1:${reader.port}`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const waiting = [];
+  let exited;
+  const closed = new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      exited = `the card changer for ${reader.name} exited (${signal ?? code})${log ? `: ${log.trim()}` : ''}`;
+      for (const w of waiting.splice(0)) w.reject(new Error(exited));
+      resolve();
+    }),
+  );
+  let buffer = '';
+  const unasked = [];
+  child.stdout.on('data', (d) => {
+    buffer += d;
+    let newline;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      let message;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        message = { error: `not JSON from the card changer: ${line}` };
+      }
+      // A card that vanished by itself answers no command: kept for whoever asks next.
+      if (message.vanished) unasked.push(message);
+      else waiting.shift()?.resolve(message);
+    }
+  });
+  const ask = (command) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(new Error(exited));
+      waiting.push({ resolve, reject });
+      child.stdin.write(`${JSON.stringify(command)}\n`);
+    }).then((answer) => {
+      if (answer.error) throw new Error(`card changer for ${reader.name}: ${answer.error}`);
+      return answer;
+    });
+  return {
+    reader,
+    /** Creates the card in `state` (with `serial`) when missing, without inserting it. */
+    async make({ state, serial }) {
+      return (await ask({ make: { state, serial } })).made;
+    },
+    /** Inserts the card in `state` (created with `serial` when new) and waits until pcscd sees it. */
+    async insert({ state, serial, timing = 'none' }) {
+      const { inserted } = await ask({ insert: { state, serial, timing } });
+      await until(() => present(reader.name), `the card in ${reader.name}`);
+      return inserted;
+    },
+    /** Removes the card, waits until the reader is empty, and returns what the card did. */
+    async remove() {
+      const { removed } = await ask({ remove: {} });
+      await until(() => !present(reader.name), `${reader.name} to be empty`);
+      return removed;
+    },
+    /** Cards that vanished by themselves (a fault) since the last call. */
+    vanished: () => unasked.splice(0).map((m) => m.vanished),
+    /** Removes the card left in (if any) and ends the changer. */
+    async close() {
+      if (!exited) child.stdin.end();
+      await closed;
+      await until(() => !present(reader.name), `${reader.name} to be empty`);
+    },
+  };
+}
+
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Mean wall time in ms of `count` runs of node with `args`. */
