@@ -44,7 +44,7 @@ export function enrollmentJson(result: FinishedEnrollment): Record<string, unkno
 /** Says which signature a check shares: the card (or module) cannot tell the algorithms apart (SignaturePolicy). */
 function sharedNote(sharedWith: string | undefined): string {
   if (sharedWith === undefined) return '';
-  return sharedWith === 'certificate' ? ", the certificate's signature" : `, the ${sharedWith} signature`;
+  return ` (same card operation as ${sharedWith === 'certificate' ? "the certificate's signature" : `the ${sharedWith} signature`})`;
 }
 
 export function enrollmentSummary(result: FinishedEnrollment): string {
