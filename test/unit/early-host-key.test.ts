@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { startHostKeyEarly, takeEarlyHostKey } from '../../src/operations/enroll/early-host-key.js';
+import { keepHostKeysAhead, startHostKeyEarly, takeEarlyHostKey } from '../../src/operations/enroll/early-host-key.js';
+import { keyAlgorithmByName } from '../../src/standards/algorithms.js';
 
 describe('the host key started before the enrollment loads', () => {
   test('started for a host-made key (RSA2048 by default), taken once, of the algorithm asked for', async () => {
@@ -17,5 +18,21 @@ describe('the host key started before the enrollment loads', () => {
     startHostKeyEarly({ algorithm: 'X25519' });
     startHostKeyEarly({ algorithm: 'RSA1234' });
     for (const name of ['RSA2048', 'ECCP384', 'X25519']) expect(takeEarlyHostKey(name)).toBeUndefined();
+  });
+});
+
+describe('host keys made ahead for a batch', () => {
+  test('at most `ahead` made, one after the other; each taken once and distinct; none beyond the count the batch takes', async () => {
+    const p256 = keyAlgorithmByName('ECCP256')!;
+    keepHostKeysAhead(p256, 3, 2);
+    const fingerprints = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const key = takeEarlyHostKey('ECCP256');
+      expect(key, `key ${i + 1} of 3`).toBeDefined();
+      fingerprints.add((await key!).publicKey.export({ type: 'spki', format: 'der' }).toString('hex'));
+    }
+    expect(fingerprints.size).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(takeEarlyHostKey('ECCP256')).toBeUndefined(); // the batch wanted three: no fourth was made
   });
 });

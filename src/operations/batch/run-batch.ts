@@ -24,6 +24,9 @@ import { hostsWithKey, Inventory, type EnrollmentRecord } from '../inventory/inv
 import { recordDeployResults } from '../inventory/record-deploy.js';
 import type { Pkcs11Module } from '../pkcs11-modules.js';
 import type { SignaturePolicy } from '../enroll/verify.js';
+import type { StepTimings } from '../enroll/step-timer.js';
+import { keepHostKeysAhead } from '../enroll/early-host-key.js';
+import { keyAlgorithmByName } from '../../standards/algorithms.js';
 import { ReaderMonitor, type CardInReader } from './card-readers.js';
 import type { ManifestEntry } from './manifest.js';
 
@@ -40,6 +43,8 @@ export interface PersonReport {
   error?: string;
   /** The handout written for this person (its path; never the PIN). */
   handout?: string;
+  /** Where the enrollment's time went, per step (as enroll --json's timings). */
+  timings?: StepTimings;
 }
 
 export interface BatchRequest {
@@ -152,6 +157,7 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
   }
   if (pending.length > 0) {
     hooks.notice(`${pending.length} of ${request.entries.length} people to enroll${reports.size > 0 ? ` (${reports.size} enrolled before)` : ''}`);
+    makeHostKeysAhead(pending, request);
     const enrollOne = async (entry: ManifestEntry, card: CardInReader): Promise<PersonReport> => {
       const report = await enrollPerson(entry, card, request, hooks);
       hooks.personDone?.(report);
@@ -161,6 +167,21 @@ export async function runBatch(request: BatchRequest, hooks: BatchHooks): Promis
     for (const report of results) reports.set(report.user, report);
   }
   return { reports: request.entries.map((e) => reports.get(e.user)!), pending };
+}
+
+/**
+ * The host keys the pending people will take, made ahead one by one while the batch waits for cards (one ready per
+ * reader). A policy that wants card-generated keys gets none: nobody would take them.
+ */
+function makeHostKeysAhead(pending: ManifestEntry[], request: BatchRequest): void {
+  if (request.policy?.require.keyOrigin === 'generated') return;
+  const counts = new Map<string, number>();
+  for (const entry of pending) if (entry.keySource !== 'card') counts.set(entry.algorithm, (counts.get(entry.algorithm) ?? 0) + 1);
+  const readers = Math.max(1, new ReaderMonitor(request.readers).readerNames().length);
+  for (const [name, count] of counts) {
+    const algorithm = keyAlgorithmByName(name);
+    if (algorithm) keepHostKeysAhead(algorithm, count, readers);
+  }
 }
 
 /** Every pending person with a card-serial: their handout file must not exist yet (the others are checked at their card). */
@@ -215,6 +236,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
     if (outcome.status === 'enrolled') {
       const hosts = outcome.enrollment.deployment ?? [];
       report.fingerprint = outcome.enrollment.fingerprint;
+      report.timings = outcome.enrollment.timings;
       report.hosts = { present: hosts.filter((h) => h.status !== 'failed').length, failed: hosts.filter((h) => h.status === 'failed').length };
       report.status = 'enrolled';
       const handout = outcome.enrollment.handout;

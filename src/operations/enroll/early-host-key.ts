@@ -7,10 +7,19 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { generateKeyPairForAsync } from '../../crypto/keys.js';
-import { keyAlgorithmByName } from '../../standards/algorithms.js';
+import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../../standards/algorithms.js';
 
 type KeyPair = { privateKey: KeyObject; publicKey: KeyObject };
-const started = new Map<string, Promise<KeyPair>>();
+/** Keys made ahead, per algorithm name, each taken once. */
+const started = new Map<string, Array<Promise<KeyPair>>>();
+/** How many more keys of an algorithm a batch will still take (keys ahead are made only for those). */
+const wanted = new Map<string, { remaining: number; ahead: number }>();
+
+function makeKey(algorithm: KeyAlgorithmInfo): Promise<KeyPair> {
+  const key = generateKeyPairForAsync(algorithm);
+  key.catch(() => undefined); // a failure surfaces where the key is taken
+  return key;
+}
 
 /**
  * Starts making a key of `algorithm` (a name as --algorithm takes it; RSA2048 when not given) when the enrollment will
@@ -21,14 +30,44 @@ export function startHostKeyEarly(flags: { algorithm?: string; keySource?: strin
   if (flags.import !== undefined || (flags.keySource !== undefined && flags.keySource !== 'host')) return;
   const algorithm = keyAlgorithmByName(flags.algorithm ?? 'RSA2048');
   if (!algorithm || algorithm.kind === 'x25519' || started.has(algorithm.name)) return;
-  const key = generateKeyPairForAsync(algorithm);
-  key.catch(() => undefined); // a failure surfaces where the key is taken
-  started.set(algorithm.name, key);
+  started.set(algorithm.name, [makeKey(algorithm)]);
 }
 
-/** The key started early for this algorithm, once (the next enrollment makes its own). */
+/**
+ * A batch that will take `count` host keys of `algorithm`: keeps up to `ahead` of them made ahead (one per reader), one
+ * after the other, so a key is ready when its card is (the card waited ~0.13 s for it at the key step) and four readers'
+ * key generations do not start at once: on the test bench that burst held pcscd and the cards' SELECTs ~0.3 s.
+ */
+export function keepHostKeysAhead(algorithm: KeyAlgorithmInfo, count: number, ahead: number): void {
+  if (algorithm.kind === 'x25519' || count <= 0) return;
+  wanted.set(algorithm.name, { remaining: count, ahead: Math.max(1, ahead) });
+  void refill(algorithm);
+}
+
+/** Makes the next key ahead once the last one is done (never two at once), while the batch still wants keys. */
+async function refill(algorithm: KeyAlgorithmInfo): Promise<void> {
+  const want = wanted.get(algorithm.name);
+  const pool = started.get(algorithm.name) ?? [];
+  started.set(algorithm.name, pool);
+  if (!want || pool.length >= Math.min(want.ahead, want.remaining)) return;
+  const last = pool[pool.length - 1];
+  const next = (last ?? Promise.resolve()).then(() => undefined, () => undefined).then(() => makeKey(algorithm));
+  next.catch(() => undefined);
+  pool.push(next);
+  await next.catch(() => undefined);
+  await refill(algorithm);
+}
+
+/** A key made ahead for this algorithm, taken once (the next enrollment gets another, or makes its own). */
 export function takeEarlyHostKey(algorithmName: string): Promise<KeyPair> | undefined {
-  const key = started.get(algorithmName);
-  started.delete(algorithmName);
+  const pool = started.get(algorithmName);
+  const key = pool?.shift();
+  if (pool && pool.length === 0) started.delete(algorithmName);
+  const want = wanted.get(algorithmName);
+  if (want && key) {
+    want.remaining--;
+    const algorithm = keyAlgorithmByName(algorithmName);
+    if (algorithm) void refill(algorithm);
+  }
   return key;
 }
