@@ -1,12 +1,13 @@
 /**
  * `piv-enroll batch --handout DIR` through the real stack (pcscd, two vpcd readers): one PDF per person named by
  * user and card serial, listed in the JSON report and on stderr; a rerun with --force is refused before any card is
- * touched when a handout is already there (the cards' state files byte-identical).
+ * touched when a handout is already there (the cards' state files byte-identical); a random PIN that only the handout
+ * would carry survives an enrollment that fails after the card took it.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, test } from 'vitest';
-import { CLI, run, runOk, scratchDir, serveCard, type ServedCard } from './bench.js';
+import { CLI, run, runOk, scratchDir, serveCard, withSession, type ServedCard } from './bench.js';
 
 const ENV = { ...process.env, PIV_NEW_PIN: '24681357', PIV_NEW_PUK: '97531864' };
 
@@ -55,5 +56,28 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch --handout', () => {
     expect(forced.stderr).toMatch(/line 2: the handout .*ana-3001\.pdf exists already/);
     expect(forced.stderr).toMatch(/line 3: the handout .*bo-3002\.pdf exists already/);
     expect([readFileSync(ana.state), readFileSync(bo.state), readFileSync(people[0]!.handout!)].map((b, i) => b.equals(before[i]!))).toEqual([true, true, true]);
+  });
+
+  test('a random PIN only the handout would carry: when the enrollment fails after the card took it, the PIN is kept in a 0600 file', async () => {
+    const dir = scratchDir();
+    const manifest = join(dir, 'intake.csv');
+    writeFileSync(manifest, 'user,card-serial,algorithm\nana,3011,ECCP256\n');
+    const handouts = join(dir, 'handouts');
+    // no-space: the certificate does not fit, after the new PIN is set: the enrollment stops, no handout is written.
+    const card = await serveCard({ serial: 3011, faults: ['no-space'] });
+    cards.push(card);
+    const failed = await run(process.execPath, [CLI, 'batch', '--manifest', manifest, '--inventory', join(dir, 'inventory.sqlite'), '--yes', '--json', '--wait', '1m', '--pkcs11', 'none', '--handout', handouts], {
+      env: { ...process.env, PIV_NEW_PUK: '97531864' }, timeoutMs: 120_000,
+    });
+    expect(failed.code).toBe(1);
+    const [person] = JSON.parse(failed.stdout).people as Array<{ status: string; error: string }>;
+    expect(person!.status).toBe('failed');
+    const path = /its new PIN is in (\S+)/.exec(person!.error)?.[1];
+    expect(path, person!.error).toBeDefined();
+    expect(failed.stderr).toContain(`it is in ${path} (mode 0600)`);
+    expect(statSync(path!).mode & 0o777).toBe(0o600);
+    const pin = /PIN=(\d{6})/.exec(readFileSync(path!, 'utf8'))![1]!;
+    expect(failed.stdout + failed.stderr).not.toContain(pin);
+    await withSession((session) => session.verifyPin(pin)); // the card's PIN now
   });
 });

@@ -22,7 +22,7 @@ import type { Output } from '../output.js';
 import { terminalPrompter, type Prompter } from '../prompter.js';
 import { parseManagementKey, secretReader, escrowRecipientsFrom } from '../secrets.js';
 import { startTaskList } from '../task-list.js';
-import { prepareBatchHandOut } from '../hand-out.js';
+import { prepareBatchHandOut, rescueHeldPin } from '../hand-out.js';
 import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 import { handoutRequest, type HandoutFlags } from '../handout-options.js';
@@ -42,8 +42,7 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFl
   wait?: string;
   out?: string;
   pkcs11?: string;
-  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
-  signEveryAlgorithm?: boolean;
+  signEveryAlgorithm?: boolean; // each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all
   pinFile?: string;
   newPinFile?: string;
   newPukFile?: string;
@@ -146,6 +145,7 @@ export async function runBatchCommand(flags: BatchFlags, output: Output, environ
           wordMissing: (m) => MISSING_INPUT_WORDS[m],
           write: (work) => cancellation.whileWritingCard(() => work(() => undefined), enrolledCardStatement),
           handOut: handOutTo && ((entry, serial, generated) => handOutTo(entry.user).deliver(generated, `${entry.user}'s card ${serial ?? ''}`.trim())),
+          rescuePin: flags.handout === undefined ? undefined : (entry, generated) => rescueHeldPin(flags.handout!, entry.user, generated),
         },
       ),
     );

@@ -104,6 +104,11 @@ export interface BatchHooks {
    * Required when the batch generates them: without it they would reach nobody.
    */
   handOut?(entry: ManifestEntry, cardSerial: number | undefined, secrets: InitialSecrets): Promise<void>;
+  /**
+   * Without `handOut`, a generated PIN reaches its person on the handout alone, written when the enrollment ends well.
+   * When it did not (a step failed after the card took the PIN), the PIN is kept here instead; returns where.
+   */
+  rescuePin?(entry: ManifestEntry, secrets: InitialSecrets): Promise<string>;
 }
 
 const POLL_MS = 500;
@@ -201,6 +206,14 @@ async function checkHandouts(pending: ManifestEntry[], dir: string): Promise<voi
 /** One person on one card, through enrollCard with that person's manifest values. */
 async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: BatchRequest, hooks: BatchHooks): Promise<PersonReport> {
   const report: PersonReport = { user: entry.user, line: entry.line, status: 'failed', cardSerial: card.serial, reader: card.reader, hosts: { present: 0, failed: 0 } };
+  let held: InitialSecrets | undefined; // the generated PIN (and PUK) the card took, until the handout has them
+  const rescue = async (): Promise<void> => {
+    if (held?.pin === undefined || report.handout !== undefined || hooks.handOut || !hooks.rescuePin) return;
+    const where = await hooks.rescuePin(entry, held);
+    held = undefined;
+    hooks.notice(`${entry.user}: the card has a new PIN that no handout carries (the enrollment did not finish): it is in ${where} (mode 0600)`);
+    report.error = `${report.error ? `${report.error}; ` : ''}its new PIN is in ${where}`;
+  };
   hooks.progress(card.reader, `${entry.user}: enrolling card ${card.serial ?? '(no serial)'} in "${card.reader}"`);
   try {
     const outDir = request.outDir === undefined ? undefined : join(request.outDir, entry.user);
@@ -230,7 +243,10 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
         deploy: entry.hosts.length > 0 ? { targets: entry.hosts.map((h) => parseHostSpec(h) as HostTarget), options: request.deploy } : undefined,
         handout: request.handout,
       },
-      { notice: () => undefined, write: hooks.write, handOut: hooks.handOut && ((secrets) => hooks.handOut!(entry, card.serial, secrets)) },
+      { notice: () => undefined, write: hooks.write, handOut: async (secrets) => {
+        held = secrets;
+        await hooks.handOut?.(entry, card.serial, secrets);
+      } },
     );
     if (outcome.status === 'refused') throw new PivEnrollError(`cannot enroll: ${[...outcome.missing.map((m) => `missing: ${hooks.wordMissing?.(m) ?? m}`), ...outcome.errors].join('; ')}`);
     if (outcome.status === 'enrolled') {
@@ -253,9 +269,13 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       if (problems.length > 0) report.error = problems.join('; ');
     }
   } catch (error) {
-    if (!(error instanceof PivEnrollError) || error instanceof InterruptedError) throw error; // a bug, or a second Ctrl-C honoured once the card write was done
+    if (!(error instanceof PivEnrollError) || error instanceof InterruptedError) {
+      await rescue(); // a bug, or a second Ctrl-C honoured once the card write was done: the PIN first
+      throw error;
+    }
     report.error = error.message;
   }
+  await rescue();
   hooks.progress(card.reader, `${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
   return report;
 }
