@@ -8,7 +8,7 @@ import { UsageError, PivEnrollError } from '../../errors.js';
 import { EnrollmentError, type StepName } from '../../operations/enroll/apply.js';
 import { enrollCard, type EnrollCardRequest } from '../../operations/enroll/enroll-card.js';
 import { buildEnrollOptions, type EnrollInputs } from '../../operations/enroll/enroll-inputs.js';
-import type { EnrollOptions, InitialSecrets } from '../../operations/enroll/options.js';
+import type { EnrollOptions } from '../../operations/enroll/options.js';
 import { describePlan, type MissingInput } from '../../operations/enroll/plan.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
@@ -185,19 +185,16 @@ async function enrollWith(
     handout: handoutRequest(flags),
   };
   const person = options.subject.find((a) => a.type === 'CN')?.value ?? 'its owner';
-  let held: InitialSecrets | undefined; // a generated PIN that only the handout would carry (no --pin-out, no terminal)
-  const rescue = async (): Promise<void> => {
-    if (held?.pin === undefined || handOut !== undefined || flags.handout === undefined) return;
-    output.notice(`The card has a new PIN that no handout carries (the enrollment did not finish): it is in ${await rescueHeldPin(flags.handout, person, held)} (mode 0600)`);
-  };
+  const handoutDir = flags.handout;
   const outcome = await enrollCard(request, {
     notice: (text) => output.notice(text),
     complete: interactive ? (o, inspection, missing) => askForMissing(o, inspection, missing, environment.prompter, handOut !== undefined || flags.handout !== undefined) : undefined,
     // Never undefined when something was generated, but for a PIN the handout carries: --random-* without a
     // destination were refused above, and the wizard offers a generated PIN only with one.
-    handOut: async (secrets) => {
-      held = secrets;
-      await handOut?.deliver(secrets, `the card of ${person}`);
+    handOut: async (secrets) => handOut?.deliver(secrets, `the card of ${person}`),
+    // A generated PIN only the handout would carry (no --pin-out, no terminal): kept when the handout is not written.
+    rescuePin: handOut !== undefined || handoutDir === undefined ? undefined : async (secrets) => {
+      output.notice(`The card has a new PIN that no handout carries (the enrollment did not finish): it is in ${await rescueHeldPin(handoutDir, person, secrets)} (mode 0600)`);
     },
     confirm: async (plan) => {
       output.notice(describePlan(plan).join('\n')); // stderr: with --json, stdout holds the JSON alone
@@ -208,14 +205,10 @@ async function enrollWith(
     // The card write: a Ctrl-C during it waits for its end, so the card is never left half-enrolled.
     write: (work) =>
       cancellation.whileWritingCard(() => withStepTasks(STEP_TITLES, flags.json ? 'silent' : interactive ? 'default' : 'simple', work), enrolledCardStatement),
-  }).catch(async (error: unknown) => {
-    await rescue();
-    throw error;
   });
   if (outcome.status === 'refused') throw new EnrollmentPlanError(outcome.errors, outcome.missing);
   if (outcome.status === 'declined') return 1;
   const { enrollment, failedChecks, unreachedHosts } = outcome;
-  if (!enrollment.handout) await rescue();
   output.result(flags.json ? JSON.stringify(enrollmentJson(enrollment), null, 2) : enrollmentSummary(enrollment));
   if (flags.verbose && enrollment.timings) output.notice(timingsTable(enrollment.timings)); // stderr: --json's stdout stays one object
   if (failedChecks.length > 0) {

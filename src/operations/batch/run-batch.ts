@@ -206,13 +206,11 @@ async function checkHandouts(pending: ManifestEntry[], dir: string): Promise<voi
 /** One person on one card, through enrollCard with that person's manifest values. */
 async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: BatchRequest, hooks: BatchHooks): Promise<PersonReport> {
   const report: PersonReport = { user: entry.user, line: entry.line, status: 'failed', cardSerial: card.serial, reader: card.reader, hosts: { present: 0, failed: 0 } };
-  let held: InitialSecrets | undefined; // the generated PIN (and PUK) the card took, until the handout has them
-  const rescue = async (): Promise<void> => {
-    if (held?.pin === undefined || report.handout !== undefined || hooks.handOut || !hooks.rescuePin) return;
-    const where = await hooks.rescuePin(entry, held);
-    held = undefined;
-    hooks.notice(`${entry.user}: the card has a new PIN that no handout carries (the enrollment did not finish): it is in ${where} (mode 0600)`);
-    report.error = `${report.error ? `${report.error}; ` : ''}its new PIN is in ${where}`;
+  let rescuedTo: string | undefined; // where a generated PIN went that the handout did not carry (enrollCard's rescuePin)
+  const keepPin = hooks.rescuePin;
+  const rescuePin = hooks.handOut || !keepPin ? undefined : async (secrets: InitialSecrets): Promise<void> => {
+    rescuedTo = await keepPin(entry, secrets);
+    hooks.notice(`${entry.user}: the card has a new PIN that no handout carries (the enrollment did not finish): it is in ${rescuedTo} (mode 0600)`);
   };
   hooks.progress(card.reader, `${entry.user}: enrolling card ${card.serial ?? '(no serial)'} in "${card.reader}"`);
   try {
@@ -243,10 +241,7 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
         deploy: entry.hosts.length > 0 ? { targets: entry.hosts.map((h) => parseHostSpec(h) as HostTarget), options: request.deploy } : undefined,
         handout: request.handout,
       },
-      { notice: () => undefined, write: hooks.write, handOut: async (secrets) => {
-        held = secrets;
-        await hooks.handOut?.(entry, card.serial, secrets);
-      } },
+      { notice: () => undefined, write: hooks.write, handOut: hooks.handOut && ((secrets) => hooks.handOut!(entry, card.serial, secrets)), rescuePin },
     );
     if (outcome.status === 'refused') throw new PivEnrollError(`cannot enroll: ${[...outcome.missing.map((m) => `missing: ${hooks.wordMissing?.(m) ?? m}`), ...outcome.errors].join('; ')}`);
     if (outcome.status === 'enrolled') {
@@ -269,13 +264,10 @@ async function enrollPerson(entry: ManifestEntry, card: CardInReader, request: B
       if (problems.length > 0) report.error = problems.join('; ');
     }
   } catch (error) {
-    if (!(error instanceof PivEnrollError) || error instanceof InterruptedError) {
-      await rescue(); // a bug, or a second Ctrl-C honoured once the card write was done: the PIN first
-      throw error;
-    }
+    if (!(error instanceof PivEnrollError) || error instanceof InterruptedError) throw error; // a bug, or a second Ctrl-C honoured once the card write was done
     report.error = error.message;
   }
-  await rescue();
+  if (rescuedTo !== undefined) report.error = `${report.error ? `${report.error}; ` : ''}its new PIN is in ${rescuedTo}`;
   hooks.progress(card.reader, `${entry.user}: ${report.status}${report.error ? ` — ${report.error}` : ''}`);
   return report;
 }

@@ -95,6 +95,12 @@ export interface EnrollCardHooks {
    * the terminal), before a later step can fail. Never log them. Not called when nothing was generated.
    */
   handOut?(secrets: InitialSecrets): Promise<void>;
+  /**
+   * For a caller whose only destination for a generated PIN is the handout (written when the enrollment ends well):
+   * called with what `handOut` got when the enrollment ended without its handout (a step failed after the card took
+   * the PIN, a check failed, the handout could not be written), so that the PIN is kept, not lost.
+   */
+  rescuePin?(secrets: InitialSecrets): Promise<void>;
   /** Runs the card write (the CLI shows a task list and holds Ctrl-C until it ends); default: just runs it. */
   write?(work: (progress: Progress) => Promise<EnrollmentResult>): Promise<EnrollmentResult>;
 }
@@ -173,6 +179,29 @@ async function attestEnrolledKey(request: EnrollCardRequest, applied: Enrollment
 }
 
 export async function enrollCard(request: EnrollCardRequest, hooks: EnrollCardHooks): Promise<EnrollCardResult> {
+  const keep = hooks.rescuePin;
+  if (!keep) return enrollCardSteps(request, hooks);
+  let held: InitialSecrets | undefined; // what the card took, until the handout carries it
+  const rescue = async (): Promise<void> => {
+    if (held?.pin !== undefined) await keep(held);
+    held = undefined;
+  };
+  const handOut = async (secrets: InitialSecrets): Promise<void> => {
+    held = secrets;
+    await hooks.handOut?.(secrets);
+  };
+  let result: EnrollCardResult;
+  try {
+    result = await enrollCardSteps(request, { ...hooks, handOut });
+  } catch (error) {
+    await rescue();
+    throw error;
+  }
+  if (result.status !== 'enrolled' || !result.enrollment.handout) await rescue();
+  return result;
+}
+
+async function enrollCardSteps(request: EnrollCardRequest, hooks: EnrollCardHooks): Promise<EnrollCardResult> {
   const { options } = request;
   const refusals = attestationProblems(request);
   if (refusals.length > 0) return { status: 'refused', errors: refusals, missing: [] };
