@@ -10,6 +10,7 @@ import { handleInterrupts } from './cancellation.js';
 import { addHandoutOptions } from './handout-options.js';
 import { addCardOptions, addHostAccessOptions, addInventoryOption, addPolicyOption, type CardFlags, type WithCardFlags, cardSelection, collect, parseFormFactorOption, parseSerial } from './card-options.js';
 import { processOutput, type Output } from './output.js';
+import { SIGN_EVERY_ALGORITHM_HELP } from './pkcs11-checks.js';
 import { registerCaCommands } from './register-ca.js';
 import { registerCardLifeCommands } from './register-card-life.js';
 import { registerDeployCommand } from './register-deploy.js';
@@ -76,7 +77,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--escrow-recipient <age1…|file>', 'encrypt the new PUK and management key to this age recipient (or the recipients in FILE) and keep them in the inventory')
     .option('--pin-out <file>', 'write the generated PIN (and PUK) to FILE, a new file of mode 0600, instead of the terminal')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too: auto (every one installed), none, or opensc,ykcs11,PATH', 'auto')
-    .option('--sign-every-algorithm', 'through each PKCS#11 module, sign rsa-sha2-256, rsa-sha2-512 and ssh-rsa one by one (default: one rsa-sha2-512 signature stands for all three: the module pads, the card cannot tell them apart)')
+    .option('--sign-every-algorithm', SIGN_EVERY_ALGORITHM_HELP)
     .option('--ca <dir>', 'after enrolling, have the SSH CA in DIR (piv-enroll ca init) certify the key: writes piv-9c-cert.pub beside the public key (default: the policy\'s CA; none: no CA)')
     .option('--principals <list>', 'with --ca: the names the certificate lets the key log in as (default: the --user name)')
     .option('--ca-validity <duration>', 'with --ca: how long the certificate is valid (e.g. 30d, 12h, 52w)', undefined)
@@ -163,7 +164,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--allow-last-pin-try', 'try a card\'s PIN even when only one try is left (a wrong PIN then blocks that card)')
     .option('--keep-default-credentials', 'do not harden factory-fresh cards (not recommended)')
     .option('--pkcs11 <modules>', 'check signatures through these PKCS#11 modules too (as enroll)', 'auto')
-    .option('--sign-every-algorithm', 'through each PKCS#11 module, sign rsa-sha2-256, rsa-sha2-512 and ssh-rsa one by one (default: one rsa-sha2-512 signature stands for all three: the module pads, the card cannot tell them apart)')
+    .option('--sign-every-algorithm', SIGN_EVERY_ALGORITHM_HELP)
     .option('--pin-file <file>', 'the PIN of cards already hardened (or PIV_PIN)')
     .option('--new-pin-file <file>', 'the PIN factory-fresh cards get (or PIV_NEW_PIN)')
     .option('--new-puk-file <file>', 'the PUK factory-fresh cards get (or PIV_NEW_PUK)')
@@ -185,7 +186,7 @@ export function buildProgram(output: Output, setExit: (code: number) => void): C
     .option('--force', 're-key now, whatever the expiry')
     .option('--out <dir>', 'where the new public key, certificate and SSH certificates go (needed when the key has SSH certificates)')
     .option('--pkcs11 <modules>', 'check the new key\'s signatures through these PKCS#11 modules too (as enroll)', 'auto')
-    .option('--sign-every-algorithm', 'through each PKCS#11 module, sign rsa-sha2-256, rsa-sha2-512 and ssh-rsa one by one (default: one rsa-sha2-512 signature stands for all three: the module pads, the card cannot tell them apart)')
+    .option('--sign-every-algorithm', SIGN_EVERY_ALGORITHM_HELP)
     .option('--pin-file <file>', 'the card PIN (or PIV_PIN)')
     .option('--management-key-file <file>', 'the management key, when the card does not keep it PIN-protected (or PIV_MANAGEMENT_KEY)')
     .option('--ca-passphrase-file <file>', 'the passphrase of the CA that re-issues the SSH certificates (or PIV_CA_PASSPHRASE)')

@@ -14,7 +14,7 @@ import { runBatch, type PersonReport } from '../../operations/batch/run-batch.js
 import { resolvePolicy } from '../../operations/policy/resolve.js';
 import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
-import { pkcs11Checks } from '../pkcs11-checks.js';
+import { pkcs11Checks, type Pkcs11CheckFlags } from '../pkcs11-checks.js';
 import { cancellation, CancelledError } from '../cancellation.js';
 import { enrolledCardStatement } from '../card-write-statements.js';
 import { MISSING_INPUT_WORDS } from '../enroll/wizard.js';
@@ -27,7 +27,7 @@ import { deployOptionsFrom, hostsAndOptions } from '../host-options.js';
 import { hostAccess, type HostAccessFlags } from '../card-options.js';
 import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 
-export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFlags {
+export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFlags, Pkcs11CheckFlags {
   /** The site policy file (none: no policy). */
   policy?: string;
   manifest: string;
@@ -41,8 +41,6 @@ export interface BatchFlags extends HostAccessFlags, AttestationFlags, HandoutFl
   /** How long to wait for cards not yet inserted (non-interactive). */
   wait?: string;
   out?: string;
-  pkcs11?: string;
-  signEveryAlgorithm?: boolean; // each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all
   pinFile?: string;
   newPinFile?: string;
   newPukFile?: string;

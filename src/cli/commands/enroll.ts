@@ -12,7 +12,7 @@ import type { EnrollOptions } from '../../operations/enroll/options.js';
 import { describePlan, type MissingInput } from '../../operations/enroll/plan.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { defaultVirtualCardFile, type CardSelection } from '../../operations/open-card.js';
-import { pkcs11Checks } from '../pkcs11-checks.js';
+import { pkcs11Checks, type Pkcs11CheckFlags } from '../pkcs11-checks.js';
 import { resolvePolicy } from '../../operations/policy/resolve.js';
 import type { SitePolicy } from '../../operations/policy/types.js';
 import { attestationRequirement, type AttestationFlags } from '../attestation-options.js';
@@ -30,7 +30,7 @@ import { handoutRequest, type HandoutFlags } from '../handout-options.js';
 import { caStepOf, checkCaFlags, type EnrollCaFlags } from './enroll-ca.js';
 import { prepareDeployTargets, type EnrollDeployFlags } from './enroll-deploy.js';
 
-export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags, HandoutFlags {
+export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployFlags, AttestationFlags, HandoutFlags, Pkcs11CheckFlags {
   /** Where to record the enrollment (a SQLite file, postgres://…, or none). */
   inventory?: string;
   slot?: string;
@@ -60,10 +60,6 @@ export interface EnrollFlags extends CardSelection, EnrollCaFlags, EnrollDeployF
   newPukFile?: string;
   managementKeyFile?: string;
   passphraseFile?: string;
-  /** PKCS#11 modules to check signatures through: auto (every one found), none, or a comma list of opensc, ykcs11, paths. */
-  pkcs11?: string;
-  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
-  signEveryAlgorithm?: boolean;
   /** apdu (default) or pkcs11: enroll through a vendor module only. */
   backend?: string;
   /** With --backend pkcs11: ykcs11 (default) or a PATH. */

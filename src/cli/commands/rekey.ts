@@ -9,7 +9,7 @@ import { parseDuration } from '../../operations/ca/validity.js';
 import { defaultInventoryLocation } from '../../operations/inventory/inventory.js';
 import { resolvePolicy } from '../../operations/policy/resolve.js';
 import type { CardSelection } from '../../operations/open-card.js';
-import { pkcs11Checks } from '../pkcs11-checks.js';
+import { pkcs11Checks, type Pkcs11CheckFlags } from '../pkcs11-checks.js';
 import { rekeyCard, type RekeyPlan, type RekeyReport, type RekeyStep } from '../../operations/rekey.js';
 import { parseSlot } from '../../standards/references.js';
 import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
@@ -24,16 +24,13 @@ import { deployOptionsFrom } from '../host-options.js';
 
 export type { RekeyStep } from '../../operations/rekey.js';
 
-export interface RekeyFlags extends CardSelection, HostAccessFlags, AttestationFlags {
+export interface RekeyFlags extends CardSelection, HostAccessFlags, AttestationFlags, Pkcs11CheckFlags {
   slot?: string;
   inventory?: string;
   expiringWithin?: string;
   force?: boolean;
   out?: string;
   json?: boolean;
-  pkcs11?: string;
-  /** Each PKCS#11 module signs every SSH algorithm of an RSA key, not one for all. */
-  signEveryAlgorithm?: boolean;
   pinFile?: string;
   managementKeyFile?: string;
   caPassphraseFile?: string;
