@@ -12,3 +12,12 @@ const require = createRequire(import.meta.url);
 export const asn1 = require('node-forge/lib/asn1.js') as typeof forge.asn1;
 export const util = require('node-forge/lib/util.js') as typeof forge.util;
 export const pki = require('node-forge/lib/x509.js') as Pick<typeof forge.pki, 'distinguishedNameToAsn1'>;
+
+/** forge's byte strings (one char per byte) from and to bytes: what its ASN.1 reader and writer take and give. */
+export const toForgeBytes = (bytes: Uint8Array): string => util.binary.raw.encode(bytes);
+export const fromForgeBytes = (text: string): Uint8Array => util.binary.raw.decode(text);
+
+/** An OBJECT IDENTIFIER node. */
+export function oidNode(oid: string): forge.asn1.Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
+}

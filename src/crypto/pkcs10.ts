@@ -5,7 +5,7 @@
  */
 import type forge from 'node-forge';
 import { MalformedDataError } from '../bytes/errors.js';
-import { asn1, util } from './forge.js';
+import { asn1, fromForgeBytes, oidNode, toForgeBytes, util } from './forge.js';
 import { extensionSequence, signedEnvelope, nameNode, type CertificateExtension, type NameAttribute, type SignatureAlgorithm, type TbsSigner } from './x509.js';
 
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2): the extensions the requester asks the CA to put in the certificate. */
@@ -28,9 +28,6 @@ export interface CertificationRequest {
   signature: Uint8Array;
 }
 
-const bin = (bytes: Uint8Array): string => util.binary.raw.encode(bytes);
-const unbin = (text: string): Uint8Array => util.binary.raw.decode(text);
-const oidNode = (oid: string): forge.asn1.Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
 
 export function encodeCertificationRequestInfo(t: CertificationRequestTemplate): Uint8Array {
   if (t.signatureAlgorithm.kind !== 'ed25519' && (t.signatureAlgorithm.hash as string) === 'sha1') {
@@ -48,11 +45,11 @@ export function encodeCertificationRequestInfo(t: CertificationRequestTemplate):
   const info = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, String.fromCharCode(0)), // version 1 (0)
     nameNode(t.subject),
-    asn1.fromDer(util.createBuffer(bin(t.subjectPublicKeyInfo))),
+    asn1.fromDer(util.createBuffer(toForgeBytes(t.subjectPublicKeyInfo))),
     // attributes [0] IMPLICIT SET OF Attribute: present even when empty (RFC 2986 §4.1).
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, attributes),
   ]);
-  return unbin(asn1.toDer(info).getBytes());
+  return fromForgeBytes(asn1.toDer(info).getBytes());
 }
 
 export async function buildCertificationRequest(template: CertificationRequestTemplate, sign: TbsSigner): Promise<CertificationRequest> {
@@ -82,7 +79,7 @@ const fromDerWithOptions = asn1.fromDer as unknown as (bytes: forge.util.ByteBuf
 export function readCertificationRequest(der: Uint8Array): CertificationRequestSummary {
   try {
     // decodeBitStrings off: an ECDSA signature is itself DER, and must stay the signature's bytes.
-    const root = fromDerWithOptions(util.createBuffer(bin(der)), { strict: true, decodeBitStrings: false });
+    const root = fromDerWithOptions(util.createBuffer(toForgeBytes(der)), { strict: true, decodeBitStrings: false });
     const [info, algorithm, signature] = root.value as forge.asn1.Asn1[];
     const fields = info!.value as forge.asn1.Asn1[];
     const extensions = new Map<string, Uint8Array>();
@@ -91,14 +88,14 @@ export function readCertificationRequest(der: Uint8Array): CertificationRequestS
       if (asn1.derToOid(util.createBuffer(type!.value as string)) !== EXTENSION_REQUEST_OID) continue;
       for (const extension of ((values!.value as forge.asn1.Asn1[])[0]!.value as forge.asn1.Asn1[])) {
         const parts = extension.value as forge.asn1.Asn1[];
-        extensions.set(asn1.derToOid(util.createBuffer(parts[0]!.value as string)), unbin(parts[parts.length - 1]!.value as string));
+        extensions.set(asn1.derToOid(util.createBuffer(parts[0]!.value as string)), fromForgeBytes(parts[parts.length - 1]!.value as string));
       }
     }
     return {
-      infoDer: unbin(asn1.toDer(info!).getBytes()),
-      subjectPublicKeyInfo: unbin(asn1.toDer(fields[2]!).getBytes()),
+      infoDer: fromForgeBytes(asn1.toDer(info!).getBytes()),
+      subjectPublicKeyInfo: fromForgeBytes(asn1.toDer(fields[2]!).getBytes()),
       signatureAlgorithmOid: asn1.derToOid(util.createBuffer((algorithm!.value as forge.asn1.Asn1[])[0]!.value as string)),
-      signature: unbin((signature!.value as string).slice(1)),
+      signature: fromForgeBytes((signature!.value as string).slice(1)),
       extensions,
     };
   } catch (error) {

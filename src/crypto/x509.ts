@@ -6,7 +6,7 @@
  */
 import type forge from 'node-forge';
 import { MalformedDataError } from '../bytes/errors.js';
-import { asn1, pki, util } from './forge.js';
+import { asn1, fromForgeBytes, oidNode, pki, toForgeBytes, util } from './forge.js';
 import type { HashName } from './pkcs1.js';
 
 export interface NameAttribute {
@@ -73,13 +73,6 @@ const SIGNATURE_OID = {
   ed25519: '1.3.101.112',
 } as const;
 
-const bin = (bytes: Uint8Array): string => util.binary.raw.encode(bytes);
-const unbin = (text: string): Uint8Array => util.binary.raw.decode(text);
-
-function oidNode(oid: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes());
-}
-
 function algorithmIdentifier(alg: SignatureAlgorithm): forge.asn1.Asn1 {
   if (alg.kind === 'rsa') {
     // RSA algorithm identifiers carry an explicit NULL parameter (RFC 4055 §5); ECDSA and Ed25519 carry none.
@@ -119,7 +112,7 @@ function integerNode(bytes: Uint8Array): forge.asn1.Asn1 {
   if (value.length === 0) value = Uint8Array.of(0);
   // A set top bit would make the INTEGER negative: prefix a zero byte.
   const body = (value[0]! & 0x80) !== 0 ? Uint8Array.from([0, ...value]) : value;
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, bin(body));
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, toForgeBytes(body));
 }
 
 /** Extensions ::= SEQUENCE OF Extension (RFC 5280 §4.1), as certificates and PKCS#10 extensionRequest carry it. */
@@ -128,7 +121,7 @@ export function extensionSequence(extensions: CertificateExtension[]): forge.asn
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
       oidNode(ext.oid),
       ...(ext.critical ? [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BOOLEAN, false, String.fromCharCode(0xff))] : []),
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bin(ext.value)),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, toForgeBytes(ext.value)),
     ]),
   );
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, list);
@@ -141,29 +134,29 @@ function extensionsNode(extensions: CertificateExtension[]): forge.asn1.Asn1 {
 export function encodeTbsCertificate(t: CertificateTemplate): Uint8Array {
   if (t.serialNumber.length === 0 || t.serialNumber.length > 20) throw new RangeError('certificate serial must be 1 to 20 bytes');
   if (!(t.notBefore < t.notAfter)) throw new RangeError('certificate notBefore must be before notAfter');
-  const spki = asn1.fromDer(util.createBuffer(bin(t.subjectPublicKeyInfo)));
+  const spki = asn1.fromDer(util.createBuffer(toForgeBytes(t.subjectPublicKeyInfo)));
   const tbs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [integerNode(Uint8Array.of(2))]), // v3
     integerNode(t.serialNumber),
     algorithmIdentifier(t.signatureAlgorithm),
-    t.issuer instanceof Uint8Array ? asn1.fromDer(util.createBuffer(bin(t.issuer))) : nameNode(t.issuer),
+    t.issuer instanceof Uint8Array ? asn1.fromDer(util.createBuffer(toForgeBytes(t.issuer))) : nameNode(t.issuer),
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [timeNode(t.notBefore), timeNode(t.notAfter)]),
     nameNode(t.subject),
     spki,
     ...(t.extensions.length > 0 ? [extensionsNode(t.extensions)] : []),
   ]);
-  return unbin(asn1.toDer(tbs).getBytes());
+  return fromForgeBytes(asn1.toDer(tbs).getBytes());
 }
 
 /** SEQUENCE { signed DER, AlgorithmIdentifier, BIT STRING signature }: a certificate's and a PKCS#10 request's outer shape. */
 export function signedEnvelope(signedDer: Uint8Array, signatureAlgorithm: SignatureAlgorithm, signature: Uint8Array): Uint8Array {
   const envelope = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-    asn1.fromDer(util.createBuffer(bin(signedDer))),
+    asn1.fromDer(util.createBuffer(toForgeBytes(signedDer))),
     algorithmIdentifier(signatureAlgorithm),
     // BIT STRING: a leading 0 = no unused bits.
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + bin(signature)),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(0) + toForgeBytes(signature)),
   ]);
-  return unbin(asn1.toDer(envelope).getBytes());
+  return fromForgeBytes(asn1.toDer(envelope).getBytes());
 }
 
 export async function buildCertificate(template: CertificateTemplate, sign: TbsSigner): Promise<Uint8Array> {
@@ -175,7 +168,7 @@ export async function buildCertificate(template: CertificateTemplate, sign: TbsS
 
 export function basicConstraintsExtension(ca: boolean): CertificateExtension {
   const seq = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, ca ? [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BOOLEAN, false, String.fromCharCode(0xff))] : []);
-  return { oid: '2.5.29.19', critical: true, value: unbin(asn1.toDer(seq).getBytes()) };
+  return { oid: '2.5.29.19', critical: true, value: fromForgeBytes(asn1.toDer(seq).getBytes()) };
 }
 
 /** keyUsage bits, numbered as in RFC 5280 §4.2.1.3. */
@@ -185,8 +178,8 @@ export function keyUsageExtension(bits: number[]): CertificateExtension {
   const bytes = new Uint8Array(byteCount);
   for (const bit of bits) bytes[Math.floor(bit / 8)]! |= 0x80 >> bit % 8;
   const unused = byteCount * 8 - 1 - highest;
-  const bitString = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(unused) + bin(bytes));
-  return { oid: '2.5.29.15', critical: true, value: unbin(asn1.toDer(bitString).getBytes()) };
+  const bitString = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(unused) + toForgeBytes(bytes));
+  return { oid: '2.5.29.15', critical: true, value: fromForgeBytes(asn1.toDer(bitString).getBytes()) };
 }
 
 /** Reads the parts of a DER certificate that PIV tooling reports, using forge's parser for names and dates. */
@@ -231,7 +224,7 @@ export function summarizeCertificate(der: Uint8Array): CertificateSummary {
 }
 
 function readSummary(der: Uint8Array): CertificateSummary {
-  const root = asn1.fromDer(util.createBuffer(bin(der)), true);
+  const root = asn1.fromDer(util.createBuffer(toForgeBytes(der)), true);
   const tbs = (root.value as forge.asn1.Asn1[])[0]!;
   const fields = tbs.value as forge.asn1.Asn1[];
   const offset = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
@@ -243,7 +236,7 @@ function readSummary(der: Uint8Array): CertificateSummary {
     notBefore: readTime(validity[0]!),
     notAfter: readTime(validity[1]!),
     subject: nameToString(fields[offset + 4]!),
-    subjectDer: unbin(asn1.toDer(fields[offset + 4]!).getBytes()),
-    subjectPublicKeyInfo: unbin(asn1.toDer(fields[offset + 5]!).getBytes()),
+    subjectDer: fromForgeBytes(asn1.toDer(fields[offset + 4]!).getBytes()),
+    subjectPublicKeyInfo: fromForgeBytes(asn1.toDer(fields[offset + 5]!).getBytes()),
   };
 }

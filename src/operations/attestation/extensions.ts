@@ -10,7 +10,7 @@
  */
 import type forge from 'node-forge';
 import { MalformedDataError } from '../../bytes/errors.js';
-import { asn1, util } from '../../crypto/forge.js';
+import { asn1, fromForgeBytes, util } from '../../crypto/forge.js';
 import { formatFirmwareVersion, type FirmwareVersion } from '../../standards/firmware.js';
 import { describeFormFactor } from '../../standards/management.js';
 import { pinPolicyName, touchPolicyName } from '../../standards/policies.js';
@@ -48,8 +48,6 @@ export function describeFacts(facts: AttestationFacts): Record<string, unknown> 
   };
 }
 
-const bytesOf = (text: string): Uint8Array => util.binary.raw.decode(text);
-
 /** Every extension of a DER certificate: OID → extnValue contents. */
 export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> {
   try {
@@ -60,7 +58,7 @@ export function certificateExtensions(der: Uint8Array): Map<string, Uint8Array> 
     for (const extension of ((explicit?.value as forge.asn1.Asn1[] | undefined)?.[0]?.value as forge.asn1.Asn1[] | undefined) ?? []) {
       const parts = extension.value as forge.asn1.Asn1[];
       const oid = asn1.derToOid(util.createBuffer(parts[0]!.value as string));
-      found.set(oid, bytesOf(parts[parts.length - 1]!.value as string));
+      found.set(oid, fromForgeBytes(parts[parts.length - 1]!.value as string));
     }
     return found;
   } catch (error) {
