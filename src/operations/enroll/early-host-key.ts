@@ -12,8 +12,14 @@ import { keyAlgorithmByName, type KeyAlgorithmInfo } from '../../standards/algor
 type KeyPair = { privateKey: KeyObject; publicKey: KeyObject };
 /** Keys made ahead, per algorithm name, each taken once. */
 const started = new Map<string, Array<Promise<KeyPair>>>();
-/** How many more keys of an algorithm a batch will still take (keys ahead are made only for those). */
-const wanted = new Map<string, { remaining: number; ahead: number }>();
+/** A batch's wish per algorithm name: how many more keys it will take, and how many to keep made ahead. */
+const wanted = new Map<string, { algorithm: KeyAlgorithmInfo; remaining: number; ahead: number }>();
+
+function poolOf(name: string): Array<Promise<KeyPair>> {
+  let pool = started.get(name);
+  if (!pool) started.set(name, (pool = []));
+  return pool;
+}
 
 function makeKey(algorithm: KeyAlgorithmInfo): Promise<KeyPair> {
   const key = generateKeyPairForAsync(algorithm);
@@ -29,8 +35,8 @@ function makeKey(algorithm: KeyAlgorithmInfo): Promise<KeyPair> {
 export function startHostKeyEarly(flags: { algorithm?: string; keySource?: string; import?: string; backend?: string }): void {
   if (flags.import !== undefined || (flags.keySource !== undefined && flags.keySource !== 'host')) return;
   const algorithm = keyAlgorithmByName(flags.algorithm ?? 'RSA2048');
-  if (!algorithm || algorithm.kind === 'x25519' || started.has(algorithm.name)) return;
-  started.set(algorithm.name, [makeKey(algorithm)]);
+  if (!algorithm || algorithm.kind === 'x25519' || poolOf(algorithm.name).length > 0) return;
+  poolOf(algorithm.name).push(makeKey(algorithm));
 }
 
 /**
@@ -40,34 +46,30 @@ export function startHostKeyEarly(flags: { algorithm?: string; keySource?: strin
  */
 export function keepHostKeysAhead(algorithm: KeyAlgorithmInfo, count: number, ahead: number): void {
   if (algorithm.kind === 'x25519' || count <= 0) return;
-  wanted.set(algorithm.name, { remaining: count, ahead: Math.max(1, ahead) });
-  void refill(algorithm);
+  wanted.set(algorithm.name, { algorithm, remaining: count, ahead: Math.max(1, ahead) });
+  void refill(algorithm.name);
 }
 
 /** Makes the next key ahead once the last one is done (never two at once), while the batch still wants keys. */
-async function refill(algorithm: KeyAlgorithmInfo): Promise<void> {
-  const want = wanted.get(algorithm.name);
-  const pool = started.get(algorithm.name) ?? [];
-  started.set(algorithm.name, pool);
-  if (!want || pool.length >= Math.min(want.ahead, want.remaining)) return;
-  const last = pool[pool.length - 1];
-  const next = (last ?? Promise.resolve()).then(() => undefined, () => undefined).then(() => makeKey(algorithm));
-  next.catch(() => undefined);
-  pool.push(next);
-  await next.catch(() => undefined);
-  await refill(algorithm);
+async function refill(name: string): Promise<void> {
+  const want = wanted.get(name);
+  const pool = poolOf(name);
+  while (want && pool.length < Math.min(want.ahead, want.remaining)) {
+    const last = pool[pool.length - 1];
+    const next = (last ?? Promise.resolve()).then(() => undefined, () => undefined).then(() => makeKey(want.algorithm));
+    next.catch(() => undefined);
+    pool.push(next);
+    await next.catch(() => undefined);
+  }
 }
 
 /** A key made ahead for this algorithm, taken once (the next enrollment gets another, or makes its own). */
 export function takeEarlyHostKey(algorithmName: string): Promise<KeyPair> | undefined {
-  const pool = started.get(algorithmName);
-  const key = pool?.shift();
-  if (pool && pool.length === 0) started.delete(algorithmName);
+  const key = started.get(algorithmName)?.shift();
   const want = wanted.get(algorithmName);
   if (want && key) {
     want.remaining--;
-    const algorithm = keyAlgorithmByName(algorithmName);
-    if (algorithm) void refill(algorithm);
+    void refill(algorithmName);
   }
   return key;
 }
