@@ -31,8 +31,10 @@ describe.skipIf(!inject('benchReady'))('piv-enroll batch --handout', () => {
 
     const first = await batch();
     expect(first.code, first.stderr).toBe(0);
-    const people = JSON.parse(first.stdout).people as Array<{ user: string; handout?: string; fingerprint: string }>;
+    const people = JSON.parse(first.stdout).people as Array<{ user: string; handout?: string; fingerprint: string; timings?: Record<string, { ms: number }> }>;
     expect(people.map((p) => p.handout)).toEqual([join(handouts, 'ana-3001.pdf'), join(handouts, 'bo-3002.pdf')]);
+    // Each person's step timings, as enroll --json has them.
+    for (const person of people) expect(['connect', 'certificate', 'handout'].map((step) => typeof person.timings?.[step]?.ms)).toEqual(['number', 'number', 'number']);
     for (const person of people) {
       expect(first.stderr).toContain(`Handout for ${person.user}: ${person.handout}`);
       expect(statSync(person.handout!).mode & 0o777).toBe(0o644); // no PIN on it: the batch's new PIN is the operator's
